@@ -1,0 +1,109 @@
+"""Wires connected-chats together and runs it: `python app.py` (configuration from the environment, see README)."""
+from __future__ import annotations
+
+import logging
+from collections.abc import AsyncIterator
+from pathlib import Path
+
+import aiohttp
+from aiohttp import web
+
+from auth.jwks import KeySet
+from auth.outgoing import ClientCredentials, ManagedIdentityToken
+from bots import commands
+from bots.adapter import TeamsAdapter
+from bots.connector import ConnectorClient, TokenSource
+from bots.router import Router
+from config import Config
+from domain.ports import RecordSource
+from domain.service import ChatService
+from records.local import LocalRecordSource
+from store.audit import SqlAuditLog
+from store.connections import SqlConnectionStore
+from store.db import Database, open_database
+from store.migrations import migrate
+from store.settings_store import SqlSettingsStore
+
+log = logging.getLogger("connected_chats")
+CONFIG = web.AppKey("config", Config)
+SESSION = web.AppKey("session", aiohttp.ClientSession)
+DB = web.AppKey("db", Database)
+SERVICE = web.AppKey("service", ChatService)
+CONNECTOR = web.AppKey("connector", ConnectorClient)
+ADAPTER = web.AppKey("adapter", TeamsAdapter)
+ROUTER = web.AppKey("router", Router)
+
+
+def open_records(config: Config) -> RecordSource:
+    spec = config.record_source
+    if spec.startswith("local:"):
+        return LocalRecordSource(Path(spec[len("local:"):]), config.public_url)
+    raise SystemExit(f"RECORD_SOURCE {spec!r}: expected local:<path to directory JSON>")
+
+
+def _bot_tokens(config: Config, session: aiohttp.ClientSession) -> TokenSource | None:
+    if config.local_mode:
+        return None
+    scope = config.oauth_scope.rstrip("/") + "/.default"
+    if config.app_type == "UserAssignedMSI":
+        return ManagedIdentityToken(config.app_id, scope)
+    return ClientCredentials(session, config.token_url, config.app_id, config.app_password, scope)
+
+
+async def _resources(app: web.Application) -> AsyncIterator[None]:
+    config = app[CONFIG]
+    session = aiohttp.ClientSession(timeout=aiohttp.ClientTimeout(total=15),
+                                    connector=aiohttp.TCPConnector(limit=200, ttl_dns_cache=300))
+    db = await open_database(config.database_url)
+    await migrate(db)
+    records = open_records(config)
+    service = ChatService(records, SqlConnectionStore(db), SqlSettingsStore(db), SqlAuditLog(db))
+    connector = ConnectorClient(session, _bot_tokens(config, session))
+    router = Router()
+    commands.register(router, service)
+    keys = None if config.local_mode else KeySet(session, config.openid_url)
+    app[SESSION], app[DB], app[SERVICE], app[CONNECTOR], app[ROUTER] = session, db, service, connector, router
+    app[ADAPTER] = TeamsAdapter(router, connector, keys, config.app_id, config.token_issuer, config.allowed_tenants)
+    if config.local_mode:
+        log.warning("MicrosoftAppId is empty: local mode, incoming activities are NOT authenticated")
+    yield
+    await session.close()
+    await db.close()
+
+
+async def messages(request: web.Request) -> web.Response:
+    return await request.app[ADAPTER].handle(request)
+
+
+async def healthz(request: web.Request) -> web.Response:
+    return web.Response(text="ok")
+
+
+async def readyz(request: web.Request) -> web.Response:
+    try:
+        await request.app[DB].fetchrow("SELECT 1 AS ok")
+    except Exception as exc:  # any driver error means "not ready", never a 500 page
+        return web.json_response({"ready": False, "error": exc.__class__.__name__}, status=503)
+    return web.json_response({"ready": True})
+
+
+def create_app(config: Config) -> web.Application:
+    app = web.Application(client_max_size=1024 * 1024)
+    app[CONFIG] = config
+    app.cleanup_ctx.append(_resources)
+    app.router.add_post("/api/messages", messages)
+    app.router.add_get("/healthz", healthz)
+    app.router.add_get("/readyz", readyz)
+    return app
+
+
+def main() -> None:
+    logging.basicConfig(level=logging.INFO, format="%(asctime)s %(levelname)s %(name)s: %(message)s")
+    config = Config.from_env()
+    print(f"connected-chats listening on http://{config.host}:{config.port} (bot endpoint /api/messages)",
+          flush=True)
+    web.run_app(create_app(config), host=config.host, port=config.port, print=None, access_log=None)
+
+
+if __name__ == "__main__":
+    main()

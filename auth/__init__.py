@@ -1,0 +1,1 @@
+"""Tokens: validating incoming JWTs (Bot Framework, Entra ID SSO) and obtaining outgoing ones."""

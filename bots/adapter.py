@@ -1,0 +1,203 @@
+"""The only module that imports botbuilder. It keeps botbuilder's activity model and ActivityHandler dispatch but
+owns the transport: requests are authenticated with cached keys, replies go out on one shared aiohttp session, and
+invokes are answered with our own JSON response (botbuilder 4.17.1's CloudAdapter turns them into HTTP 500)."""
+from __future__ import annotations
+
+import json
+import logging
+from typing import Any
+
+from aiohttp import web
+from botbuilder.core import ActivityHandler, BotAdapter, InvokeResponse, TurnContext
+from botbuilder.schema import Activity, ActivityTypes, ConversationReference, ResourceResponse
+
+from auth.jwks import Expectation, InvalidToken, KeySet
+from bots.connector import ConnectorClient, card_activity
+from bots.parsing import strip_bot_mention
+from bots.router import Router
+from bots.turn import Mention, Reply, Turn
+from domain.results import ChatContext
+
+log = logging.getLogger(__name__)
+MAX_BODY = 512 * 1024
+_TURN_KEY = "connected_chats.turn"
+
+
+class _Adapter(BotAdapter):
+    def __init__(self, connector: ConnectorClient) -> None:
+        super().__init__()
+        self._connector = connector
+
+    async def send_activities(self, context: TurnContext, activities: list[Activity]) -> list[ResourceResponse]:
+        responses = []
+        for activity in activities:
+            if activity.type == ActivityTypes.invoke_response:
+                context.turn_state[self._INVOKE_RESPONSE_KEY] = activity.value
+                responses.append(ResourceResponse(id=""))
+                continue
+            conv = activity.conversation or context.activity.conversation
+            service_url = activity.service_url or context.activity.service_url
+            body = activity.serialize()
+            reply_to = activity.reply_to_id if context.activity.conversation.conversation_type != "personal" else None
+            responses.append(ResourceResponse(id=await self._connector.send(service_url, conv.id, body, reply_to)))
+        return responses
+
+    async def update_activity(self, context: TurnContext, activity: Activity) -> ResourceResponse:
+        await self._connector.update(activity.service_url, activity.conversation.id, activity.id,
+                                     activity.serialize())
+        return ResourceResponse(id=activity.id)
+
+    async def delete_activity(self, context: TurnContext, reference: ConversationReference) -> None:
+        raise NotImplementedError("this bot never deletes messages")
+
+
+class _Dispatcher(ActivityHandler):
+    """Maps ActivityHandler's typed callbacks onto the router and sends what it answers."""
+
+    def __init__(self, router: Router) -> None:
+        self._router = router
+
+    async def _route(self, context: TurnContext) -> Any:
+        answer = await self._router.handle(context.turn_state[_TURN_KEY])
+        for reply in answer.replies:
+            await context.send_activity(_to_activity(reply))
+        return answer.invoke
+
+    async def on_message_activity(self, turn_context: TurnContext) -> None:
+        await self._route(turn_context)
+
+    async def on_conversation_update_activity(self, turn_context: TurnContext) -> None:
+        await self._route(turn_context)
+
+    async def on_installation_update(self, turn_context: TurnContext) -> None:
+        await self._route(turn_context)
+
+    async def on_invoke_activity(self, turn_context: TurnContext) -> InvokeResponse:
+        result = await self._route(turn_context)
+        return InvokeResponse(status=result.status if result else 200, body=result.body if result else {})
+
+
+def _to_activity(reply: Reply) -> Activity:
+    if reply.card is not None:
+        return Activity().deserialize(card_activity(reply.card))
+    return Activity(type=ActivityTypes.message, text=reply.text, text_format="markdown")
+
+
+def _turn(activity: Activity, raw: dict[str, Any]) -> Turn:
+    conv, bot, sender = activity.conversation, activity.recipient, activity.from_property
+    channel_data = raw.get("channelData") or {}
+    tenant = (conv.tenant_id or (channel_data.get("tenant") or {}).get("id") or "").lower()
+    conv_type = conv.conversation_type or ("groupChat" if conv.is_group else "personal")
+    if channel_data.get("channel") or channel_data.get("teamsChannelId"):
+        conv_type = "channel"
+    bot_names = {(bot.name or "").lower()}
+    mentions = []
+    for entity in raw.get("entities") or []:
+        mentioned = entity.get("mentioned") or {} if isinstance(entity, dict) else {}
+        if entity.get("type") != "mention" or not isinstance(mentioned, dict):
+            continue
+        if mentioned.get("id") == bot.id:
+            bot_names.add(str(mentioned.get("name", "")).lower())
+        else:
+            mentions.append(Mention(str(mentioned.get("id", "")), str(mentioned.get("name", "")),
+                                    str(mentioned.get("aadObjectId", ""))))
+    added = [m.id for m in activity.members_added or []]
+    removed = [m.id for m in activity.members_removed or []]
+    install = activity.action if activity.type == "installationUpdate" else None
+    ctx = ChatContext(tenant_id=tenant, conversation_id=conv.id, conversation_type=conv_type,
+                      user_aad=(sender.aad_object_id or "").lower() if sender else "",
+                      user_name=sender.name or "" if sender else "", service_url=activity.service_url,
+                      bot_id=bot.id or "")
+    value = activity.value if isinstance(activity.value, dict) else None
+    return Turn(kind=activity.type, ctx=ctx, text=strip_bot_mention(activity.text or "", bot_names),
+                name=activity.name or "", value=value, activity_id=activity.id or "",
+                reply_to_id=activity.reply_to_id or "", mentions=tuple(mentions),
+                bot_added=bot.id in added or install in ("add", "add-upgrade"),
+                bot_removed=bot.id in removed or install in ("remove", "remove-upgrade"),
+                chat_title=conv.name or "")
+
+
+class TeamsAdapter:
+    """POST /api/messages: validate, authenticate, dispatch, answer."""
+
+    def __init__(self, router: Router, connector: ConnectorClient, keys: KeySet | None, app_id: str,
+                 issuer: str, allowed_tenants: frozenset[str]) -> None:
+        self._adapter = _Adapter(connector)
+        self._bot = _Dispatcher(router)
+        self._keys = keys
+        self._expect = Expectation(issuers=(issuer,), audiences=(app_id,))
+        self._allowed = allowed_tenants
+
+    async def handle(self, request: web.Request) -> web.Response:
+        if request.content_length and request.content_length > MAX_BODY:
+            return _error(413, "activity too large")
+        try:
+            raw = json.loads(await request.read())
+        except (ValueError, UnicodeDecodeError):
+            return _error(400, "the body is not valid JSON")
+        problem = _missing(raw)
+        if problem:
+            return _error(400, problem)
+        if self._keys is not None:
+            try:
+                claims = await self._keys.validate(request.headers.get("Authorization"), self._expect,
+                                                   raw.get("channelId"))
+            except InvalidToken as exc:
+                log.info("refused activity: %s", exc)
+                return _error(401, "unauthorized")
+            if claims.get("serviceurl", claims.get("serviceUrl", raw["serviceUrl"])) != raw["serviceUrl"]:
+                return _error(401, "unauthorized")
+        try:
+            activity = Activity().deserialize(raw)
+        except Exception:  # msrest raises several types for shapes it can't map
+            return _error(400, "the activity could not be read")
+        turn = _turn(activity, raw)
+        if self._allowed and turn.ctx.tenant_id not in self._allowed:
+            return _error(403, "this tenant is not allowed to use this bot")
+        context = TurnContext(self._adapter, activity)
+        context.turn_state[_TURN_KEY] = turn
+        try:
+            await self._adapter.run_pipeline(context, self._bot.on_turn)
+        except Exception:
+            log.exception("turn failed (activity %s)", activity.id)
+            return await self._failed(context, turn)
+        return _answer(context, turn)
+
+    async def _failed(self, context: TurnContext, turn: Turn) -> web.Response:
+        if turn.kind == "invoke":
+            return web.json_response({"statusCode": 500, "type": "application/vnd.microsoft.error",
+                                      "value": {"code": "InternalError", "message": "Something went wrong."}},
+                                     status=200)
+        try:
+            await context.send_activity("Sorry, something went wrong on my side. Please try again.")
+        except Exception:
+            log.warning("could not tell the user about the failure")
+        return web.Response(status=200)
+
+
+def _answer(context: TurnContext, turn: Turn) -> web.Response:
+    if turn.kind != "invoke":
+        return web.Response(status=200)
+    invoke = context.turn_state.get(BotAdapter._INVOKE_RESPONSE_KEY)
+    if invoke is None:
+        return web.json_response({}, status=200)
+    return web.json_response(invoke.body if invoke.body is not None else {}, status=invoke.status or 200)
+
+
+def _missing(raw: Any) -> str:
+    if not isinstance(raw, dict):
+        return "the activity must be a JSON object"
+    if not isinstance(raw.get("type"), str) or not raw["type"]:
+        return "the activity has no type"
+    if not isinstance(raw.get("serviceUrl"), str) or not raw["serviceUrl"].startswith(("http://", "https://")):
+        return "the activity has no valid serviceUrl"
+    for part in ("conversation", "recipient"):
+        if not isinstance(raw.get(part), dict) or not isinstance(raw[part].get("id"), str):
+            return f"the activity has no {part}.id"
+    if raw.get("from") is not None and not isinstance(raw.get("from"), dict):
+        return "the activity's from must be an object"
+    return ""
+
+
+def _error(status: int, message: str) -> web.Response:
+    return web.json_response({"error": {"code": str(status), "message": message}}, status=status)

@@ -1,0 +1,78 @@
+"""Bot Connector REST client on one shared aiohttp session: replies and proactive posts, no per-turn setup."""
+from __future__ import annotations
+
+import json
+from typing import Any, Protocol
+from urllib.parse import quote
+
+import aiohttp
+
+from domain.model import ConversationRef
+from domain.ports import DeliveryError
+
+
+class TokenSource(Protocol):
+    async def token(self) -> str: ...
+    def forget(self) -> None: ...
+
+
+def card_activity(card: dict[str, Any], summary: str = "") -> dict[str, Any]:
+    activity: dict[str, Any] = {"type": "message", "attachments": [
+        {"contentType": "application/vnd.microsoft.card.adaptive", "content": card}]}
+    if summary:
+        activity["summary"] = summary
+    return activity
+
+
+class ConnectorClient:
+    def __init__(self, session: aiohttp.ClientSession, tokens: TokenSource | None) -> None:
+        self._session = session
+        self._tokens = tokens
+
+    async def send(self, service_url: str, conversation_id: str, activity: dict[str, Any],
+                   reply_to: str | None = None) -> str:
+        path = f"v3/conversations/{quote(conversation_id, safe='')}/activities"
+        if reply_to:
+            path += f"/{quote(reply_to, safe='')}"
+        body = await self._call("POST", service_url, path, activity)
+        return str(body.get("id", ""))
+
+    async def update(self, service_url: str, conversation_id: str, activity_id: str,
+                     activity: dict[str, Any]) -> None:
+        path = f"v3/conversations/{quote(conversation_id, safe='')}/activities/{quote(activity_id, safe='')}"
+        await self._call("PUT", service_url, path, dict(activity, id=activity_id))
+
+    async def post(self, ref: ConversationRef, card: dict[str, Any]) -> None:
+        """Messenger port: a proactive card into a stored conversation."""
+        activity = card_activity(card)
+        activity["conversation"] = {"id": ref.conversation_id, "tenantId": ref.tenant_id}
+        await self.send(ref.service_url, ref.conversation_id, activity)
+
+    async def _call(self, method: str, service_url: str, path: str, body: dict[str, Any]) -> dict[str, Any]:
+        url = service_url.rstrip("/") + "/" + path
+        for attempt in (1, 2):
+            headers = {"Authorization": f"Bearer {await self._tokens.token()}"} if self._tokens else {}
+            try:
+                async with self._session.request(method, url, json=body, headers=headers) as resp:
+                    if resp.status == 401 and self._tokens and attempt == 1:
+                        self._tokens.forget()  # a revoked or rotated token: fetch a fresh one once
+                        continue
+                    if resp.status >= 400:
+                        raise DeliveryError(resp.status, f"Bot Connector answered {resp.status}",
+                                            _retry_after(resp.headers.get("Retry-After")))
+                    text = await resp.text()
+            except (aiohttp.ClientError, TimeoutError) as exc:
+                raise DeliveryError(503, f"Bot Connector unreachable: {exc.__class__.__name__}") from None
+            try:
+                parsed = json.loads(text) if text else {}
+            except ValueError:
+                parsed = {}
+            return parsed if isinstance(parsed, dict) else {}
+        raise DeliveryError(401, "Bot Connector refused the bot's token")
+
+
+def _retry_after(value: str | None) -> float | None:
+    try:
+        return max(0.0, float(value)) if value else None
+    except ValueError:
+        return None

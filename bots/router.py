@@ -1,0 +1,89 @@
+"""Routes a Turn to its handler: commands by their first word, card buttons by their verb.
+Handlers take the turn and return data-derived replies; nothing here knows botbuilder."""
+from __future__ import annotations
+
+import logging
+from collections.abc import Awaitable, Callable
+from typing import Any
+
+from bots import views
+from bots.parsing import split_command
+from bots.turn import Answer, InvokeResult, Reply, Turn
+from domain.results import Notice, Refusal
+
+log = logging.getLogger(__name__)
+CommandHandler = Callable[[Turn, str], Awaitable[list[Reply]]]
+VerbHandler = Callable[[Turn, dict[str, Any]], Awaitable[dict[str, Any]]]
+EventHandler = Callable[[Turn], Awaitable[Answer]]
+CARD = "application/vnd.microsoft.card.adaptive"
+
+
+class Router:
+    def __init__(self) -> None:
+        self.commands: dict[str, CommandHandler] = {}
+        self.verbs: dict[str, VerbHandler] = {}
+        self.invokes: dict[str, EventHandler] = {}
+        self.events: list[EventHandler] = []
+
+    def command(self, name: str, handler: CommandHandler) -> None:
+        self.commands[name] = handler
+
+    def verb(self, name: str, handler: VerbHandler) -> None:
+        self.verbs[name] = handler
+
+    def invoke(self, name: str, handler: EventHandler) -> None:
+        self.invokes[name] = handler
+
+    def on_event(self, handler: EventHandler) -> None:
+        """Conversation and installation updates, and any message (for timeline sync)."""
+        self.events.append(handler)
+
+    async def handle(self, turn: Turn) -> Answer:
+        answer = Answer()
+        for handler in self.events:
+            extra = await handler(turn)
+            answer.replies += extra.replies
+        if turn.kind == "message":
+            answer.replies += await self._message(turn)
+        elif turn.kind == "invoke":
+            answer.invoke = await self._invoke(turn)
+        return answer
+
+    async def _message(self, turn: Turn) -> list[Reply]:
+        if turn.value and isinstance(turn.value.get("verb"), str):  # Action.Submit fallback of a card button
+            card = await self._run_verb(turn, str(turn.value["verb"]), turn.value)
+            return [Reply(card=card)]
+        if not turn.text:
+            return []
+        name, args = split_command(turn.text)
+        handler = self.commands.get(name)
+        if handler is None:
+            return [Reply(text=f"I don't know the command {name!r}. Type **help** to see what I can do.")]
+        try:
+            return await handler(turn, args)
+        except Refusal as refusal:
+            return [Reply(text=str(refusal))]
+
+    async def _invoke(self, turn: Turn) -> InvokeResult:
+        if turn.name == "adaptiveCard/action":
+            action = (turn.value or {}).get("action") or {}
+            verb, data = action.get("verb"), action.get("data") or {}
+            if not isinstance(verb, str) or not isinstance(data, dict):
+                return InvokeResult(400, {"statusCode": 400, "type": "application/vnd.microsoft.error",
+                                          "value": {"code": "BadRequest", "message": "action.verb is missing"}})
+            card = await self._run_verb(turn, verb, data)
+            return InvokeResult(200, {"statusCode": 200, "type": CARD, "value": card})
+        handler = self.invokes.get(turn.name)
+        if handler is None:
+            return InvokeResult(200, {})  # Teams expects 200 for invokes this bot doesn't use
+        answer = await handler(turn)
+        return answer.invoke or InvokeResult(200, {})
+
+    async def _run_verb(self, turn: Turn, verb: str, data: dict[str, Any]) -> dict[str, Any]:
+        handler = self.verbs.get(verb)
+        if handler is None:
+            return views.notice_card(Notice(f"This button ({verb!r}) is not something I can do.", ok=False))
+        try:
+            return await handler(turn, data)
+        except Refusal as refusal:
+            return views.notice_card(Notice(str(refusal), ok=False))

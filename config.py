@@ -1,0 +1,84 @@
+"""Configuration from environment variables (names documented in the README)."""
+from __future__ import annotations
+
+import os
+from dataclasses import dataclass, field
+from pathlib import Path
+from urllib.parse import urlparse
+
+BF_OPENID = "https://login.botframework.com/v1/.well-known/openidconfiguration"
+BF_ISSUER = "https://api.botframework.com"
+BF_LOGIN = "https://login.microsoftonline.com/botframework.com"
+BF_SCOPE = "https://api.botframework.com"
+ENTRA_OPENID = "https://login.microsoftonline.com/common/v2.0/.well-known/openid-configuration"
+
+
+@dataclass(frozen=True)
+class Config:
+    host: str = "127.0.0.1"
+    port: int = 3978
+    database_url: str = "sqlite:///data/connected-chats.db"
+    record_source: str = "local:" + str(Path(__file__).parent / "records" / "demo-directory.json")
+    app_id: str = ""
+    app_password: str = ""
+    app_type: str = "MultiTenant"
+    app_tenant_id: str = ""
+    openid_url: str = BF_OPENID
+    token_issuer: str = BF_ISSUER
+    login_url: str = BF_LOGIN
+    oauth_scope: str = BF_SCOPE
+    graph_base_url: str = "https://graph.microsoft.com/v1.0"
+    graph_auth: str = "azure"
+    public_url: str = ""
+    allowed_tenants: frozenset[str] = field(default_factory=frozenset)
+    teams_app_id: str = ""
+    teams_app_catalog_id: str = ""
+    sso_client_id: str = ""
+    sso_audience: str = ""
+    sso_openid_url: str = ENTRA_OPENID
+    webhook_key: str = ""
+    webhook_header: str = ""
+    dev_admin: bool = False
+
+    @property
+    def local_mode(self) -> bool:
+        """No app id: no token checks (Agents Playground, tests)."""
+        return not self.app_id
+
+    @property
+    def token_url(self) -> str:
+        base = self.login_url.rstrip("/")
+        if self.app_type == "SingleTenant" and self.app_tenant_id and base == BF_LOGIN:
+            base = f"https://login.microsoftonline.com/{self.app_tenant_id}"
+        return base if base.endswith("/token") else f"{base}/oauth2/v2.0/token"
+
+    @property
+    def sso_expected_audience(self) -> str:
+        host = urlparse(self.public_url).netloc
+        return self.sso_audience or (f"api://{host}/{self.sso_client_id}" if self.sso_client_id else "")
+
+    @classmethod
+    def from_env(cls, env: dict[str, str] | None = None) -> Config:
+        e = dict(os.environ if env is None else env)
+        get = lambda name, default="": (e.get(name) or default).strip()  # noqa: E731
+        host, port = get("HOST", "127.0.0.1"), int(get("PORT", "3978"))
+        return cls(
+            host=host, port=port,
+            database_url=get("DATABASE_URL", cls.database_url),
+            record_source=get("RECORD_SOURCE", cls.record_source),
+            app_id=get("MicrosoftAppId"), app_password=get("MicrosoftAppPassword"),
+            app_type=get("MicrosoftAppType", "MultiTenant"), app_tenant_id=get("MicrosoftAppTenantId"),
+            openid_url=get("TO_BOT_FROM_CHANNEL_OPENID_METADATA_URL", BF_OPENID),
+            token_issuer=get("TO_BOT_FROM_CHANNEL_TOKEN_ISSUER", BF_ISSUER),
+            login_url=get("TO_CHANNEL_FROM_BOT_LOGIN_URL", BF_LOGIN),
+            oauth_scope=get("TO_CHANNEL_FROM_BOT_OAUTH_SCOPE", BF_SCOPE),
+            graph_base_url=get("GRAPH_BASE_URL", cls.graph_base_url).rstrip("/"),
+            graph_auth=get("GRAPH_AUTH", "azure").lower(),
+            public_url=get("PUBLIC_URL", f"http://{host}:{port}").rstrip("/"),
+            allowed_tenants=frozenset(t.strip().lower() for t in get("ALLOWED_TENANT_IDS").split(",") if t.strip()),
+            teams_app_id=get("TEAMS_APP_ID"), teams_app_catalog_id=get("TEAMS_APP_CATALOG_ID"),
+            sso_client_id=get("SSO_CLIENT_ID"), sso_audience=get("SSO_AUDIENCE"),
+            sso_openid_url=get("SSO_OPENID_CONFIG_URL", ENTRA_OPENID),
+            webhook_key=get("DATAVERSE_WEBHOOK_KEY"), webhook_header=get("DATAVERSE_WEBHOOK_HEADER"),
+            dev_admin=get("DEV_LOCAL_ADMIN").lower() in ("1", "true", "yes"),
+        )

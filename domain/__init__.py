@@ -1,0 +1,1 @@
+"""The rules of connected chats. Imports nothing from Teams, HTTP, botbuilder or the database."""

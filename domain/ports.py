@@ -1,0 +1,115 @@
+"""What the domain needs from the outside world. Adapters in store/, records/, graph/ and bots/ implement these."""
+from __future__ import annotations
+
+from collections.abc import Sequence
+from datetime import datetime
+from typing import Any, Protocol
+
+from domain.model import (Access, ChangeEvent, Connection, ConversationRef, Record, RecordType,
+                          Team, User, View)
+from domain.settings import Settings
+
+
+class RecordSource(Protocol):
+    """The CRM: records, their types and views, users, teams and access. Local file or Dataverse."""
+
+    async def record_types(self) -> Sequence[RecordType]: ...
+    async def record_type(self, name: str) -> RecordType | None:
+        """By logical name, display name or alias, case-insensitive."""
+    async def views(self, record_type: str) -> Sequence[View]: ...
+    async def get_record(self, record_type: str, key: str) -> Record | None:
+        """By id or by number (e.g. a case's ticket number)."""
+    async def user_by_aad(self, aad_object_id: str) -> User | None: ...
+    async def user(self, user_id: str) -> User | None: ...
+    async def users_by_email(self, emails: Sequence[str]) -> Sequence[User]: ...
+    async def team(self, team_id: str) -> Team | None: ...
+    async def access(self, user: User, record: Record) -> Access: ...
+    async def privileges(self, user: User) -> frozenset[str]:
+        """Privilege names the user holds through roles, direct and through teams."""
+    async def lookup_user(self, record: Record, path: Sequence[str]) -> User | None:
+        """Follow a chain of lookup attributes from the record; the last must point at a user."""
+    async def update_record(self, user: User, record: Record, attribute: str, value: str) -> ChangeEvent:
+        """Write one attribute (after the caller's access check) and return the change it made."""
+    async def add_timeline_chat(self, record: Record, chat_id: str, linked_by: User, at: datetime) -> None: ...
+    async def unlink_timeline_chat(self, record: Record, chat_id: str, at: datetime) -> None: ...
+    async def touch_timeline_chat(self, record_type: str, record_id: str, chat_id: str,
+                                  sender: str, at: datetime) -> None: ...
+
+
+class ConnectionStore(Protocol):
+    """Record <-> chat connections with their history. Connect is idempotent and race-safe."""
+
+    async def connect(self, tenant_id: str, record_type: str, record_id: str, chat_id: str,
+                      user_id: str, at: datetime, chat_title: str = "") -> tuple[Connection, bool]:
+        """Return the active connection and whether this call created it."""
+    async def disconnect(self, tenant_id: str, record_type: str, record_id: str, chat_id: str,
+                         user_id: str, at: datetime) -> Connection | None: ...
+    async def active(self, tenant_id: str, record_type: str, record_id: str,
+                     chat_id: str) -> Connection | None: ...
+    async def for_chat(self, tenant_id: str, chat_id: str) -> Sequence[Connection]: ...
+    async def for_record(self, tenant_id: str, record_type: str, record_id: str,
+                         include_history: bool = False) -> Sequence[Connection]: ...
+    async def last_connector(self, tenant_id: str, record_type: str, record_id: str,
+                             chat_id: str) -> str | None: ...
+    async def save_conversation(self, ref: ConversationRef, title: str = "") -> None: ...
+    async def conversation(self, tenant_id: str, chat_id: str) -> ConversationRef | None: ...
+    async def mark_bot_removed(self, tenant_id: str, chat_id: str, at: datetime) -> None: ...
+
+
+class SettingsStore(Protocol):
+    async def load(self) -> tuple[Settings, str]:
+        """The settings and their ETag."""
+    async def save(self, settings: Settings, if_match: str | None) -> str:
+        """Save and return the new ETag; raise Conflict when if_match is stale."""
+
+
+class AuditLog(Protocol):
+    async def append(self, event: str, tenant_id: str, user_id: str, record_type: str,
+                     record_id: str, chat_id: str, at: datetime, detail: str = "") -> None: ...
+    async def query(self, filters: dict[str, str], limit: int = 500) -> Sequence[dict[str, Any]]: ...
+
+
+class Outbox(Protocol):
+    """Durable queue of messages to post; claimed with locks so replicas never double a send."""
+
+    async def accept(self, dedupe_key: str, items: Sequence[dict[str, Any]]) -> bool:
+        """Record work atomically; False when this key was accepted before (a duplicate)."""
+    async def claim(self, worker: str, limit: int, now: datetime) -> Sequence[dict[str, Any]]: ...
+    async def done(self, item_id: int) -> None: ...
+    async def retry(self, item_id: int, not_before: datetime, error: str) -> None: ...
+    async def dead(self, item_id: int, error: str) -> None: ...
+
+
+class ChatGateway(Protocol):
+    """Microsoft Graph, as far as chats, people and presence go."""
+
+    async def create_chat(self, topic: str | None, member_aad_ids: Sequence[str]) -> str: ...
+    async def install_app(self, chat_id: str) -> None: ...
+    async def is_member(self, chat_id: str, aad_object_id: str) -> bool: ...
+    async def add_member(self, chat_id: str, aad_object_id: str) -> None: ...
+    async def chat_title(self, chat_id: str) -> str: ...
+    async def licensed(self, aad_object_ids: Sequence[str]) -> set[str]:
+        """Which of these users have a Teams license."""
+    async def presence(self, aad_object_ids: Sequence[str]) -> dict[str, str]: ...
+
+
+class Messenger(Protocol):
+    """Posts into a chat as the bot (Bot Connector), for proactive messages."""
+
+    async def post(self, ref: ConversationRef, card: dict[str, Any]) -> None:
+        """Raise DeliveryError with a status and optional retry_after on failure."""
+
+
+class Conflict(Exception):
+    """The stored thing changed since the caller read it."""
+
+
+class DeliveryError(Exception):
+    def __init__(self, status: int, message: str = "", retry_after: float | None = None) -> None:
+        super().__init__(message or f"HTTP {status}")
+        self.status = status
+        self.retry_after = retry_after
+
+
+class GatewayError(Exception):
+    """Graph (or another cloud service) failed; the message is safe to show to the user."""

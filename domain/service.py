@@ -1,0 +1,162 @@
+"""Connect, disconnect and list: the agent-facing operations, enforcing domain.rules through the ports."""
+from __future__ import annotations
+
+from datetime import UTC, datetime
+
+from domain import rules
+from domain.model import Connection, ConversationRef, Record, RecordType, User
+from domain.ports import AuditLog, ConnectionStore, RecordSource, SettingsStore
+from domain.results import (ChatContext, ChatItem, ChatList, Connected, ContextNote, Disconnected,
+                            RecordItem, RecordList, Refusal)
+from domain.settings import RecordTypeSettings, Settings, defaults_for
+
+
+def now() -> datetime:
+    return datetime.now(UTC)
+
+
+class ChatService:
+    def __init__(self, records: RecordSource, connections: ConnectionStore, settings: SettingsStore,
+                 audit: AuditLog) -> None:
+        self.records = records
+        self.connections = connections
+        self.settings = settings
+        self.audit = audit
+
+    # -- lookups shared by every operation ------------------------------------------------------------
+
+    async def actor(self, ctx: ChatContext) -> tuple[User, Settings]:
+        settings, _ = await self.settings.load()
+        if not settings.teams_chat_enabled:
+            raise Refusal("Teams chats for records are turned off by your administrator.")
+        if not settings.app_enabled(ctx.app):
+            raise Refusal(f"Teams chats for records are not turned on for the app {ctx.app!r}.")
+        user = await self.records.user_by_aad(ctx.user_aad) if ctx.user_aad else None
+        if user is None:
+            raise Refusal("I don't know you in the CRM yet: ask your administrator to add your account "
+                          "(your Microsoft Entra object id must match a CRM user).")
+        if user.disabled:
+            raise Refusal("Your CRM account is disabled, so I can't act for you.")
+        if not settings.user_enabled(user.id):
+            raise Refusal("Teams chats for records are turned off for your profile.")
+        return user, settings
+
+    async def resolve(self, type_name: str, key: str) -> tuple[RecordType, Record]:
+        rtype = await self.records.record_type(type_name)
+        if rtype is None:
+            names = ", ".join(sorted(t.display_name.lower() for t in await self.records.record_types()))
+            raise Refusal(f"I don't know the record type {type_name!r}. Try one of: {names}.")
+        record = await self.records.get_record(rtype.logical_name, key)
+        if record is None:
+            raise Refusal(f"No {rtype.display_name.lower()} {key!r} was found.")
+        return rtype, record
+
+    async def readable(self, user: User, record: Record, rtype: RecordType) -> str:
+        access = await self.records.access(user, record)
+        if access == "none":
+            raise Refusal(f"You don't have access to this {rtype.display_name.lower()}.")
+        return access
+
+    @staticmethod
+    def type_settings(settings: Settings, rtype: RecordType) -> RecordTypeSettings:
+        return settings.record_types.get(rtype.logical_name) or defaults_for(rtype.logical_name)
+
+    # -- operations -------------------------------------------------------------------------------------
+
+    async def connect(self, ctx: ChatContext, type_name: str, key: str, chat_title: str = "") -> Connected:
+        if ctx.conversation_type != "groupChat":
+            raise Refusal(_not_group(ctx.conversation_type))
+        user, settings = await self.actor(ctx)
+        rtype, record = await self.resolve(type_name, key)
+        rts = settings.for_type(rtype.logical_name)
+        if rts is None:
+            raise Refusal(f"Chats can't be connected to {rtype.display_name.lower()} records: "
+                          "your administrator hasn't turned that record type on.")
+        await self.readable(user, record, rtype)
+        await self.connections.save_conversation(
+            ConversationRef(ctx.service_url, ctx.conversation_id, ctx.tenant_id, ctx.bot_id), chat_title)
+        at = now()
+        conn, created = await self.connections.connect(ctx.tenant_id, rtype.logical_name, record.id,
+                                                       ctx.conversation_id, user.id, at, chat_title)
+        if created:
+            await self.audit.append("connect", ctx.tenant_id, user.id, rtype.logical_name, record.id,
+                                    ctx.conversation_id, at)
+            if settings.timeline_sync:
+                await self.records.add_timeline_chat(record, ctx.conversation_id, user, at)
+        note = self.note(rtype, rts, record) if created and rts.include_note else None
+        return Connected(record, rtype, conn, created, note, user.name)
+
+    def note(self, rtype: RecordType, rts: RecordTypeSettings, record: Record) -> ContextNote:
+        fields = rules.card_fields(rtype, rules.chosen_view(rtype, rts), record)
+        return ContextNote(rtype.display_name, record.name, record.url, fields, rtype.logical_name, record.id)
+
+    async def disconnect(self, ctx: ChatContext, type_name: str | None, key: str | None,
+                         chat_id: str | None = None) -> Disconnected:
+        chat = chat_id or ctx.conversation_id
+        user, settings = await self.actor(ctx)
+        if type_name is None or key is None:
+            active = await self.connections.for_chat(ctx.tenant_id, chat)
+            if len(active) != 1:
+                raise Refusal("This chat isn't connected to any record." if not active else
+                              "This chat is connected to several records: say which one, "
+                              "e.g. `disconnect case CAS-01001`.")
+            type_name, key = active[0].record_type, active[0].record_id
+        rtype, record = await self.resolve(type_name, key)
+        conn = await self.connections.active(ctx.tenant_id, rtype.logical_name, record.id, chat)
+        if conn is None:
+            raise Refusal(f"This chat isn't connected to {rtype.display_name.lower()} {record.name!r}.")
+        decision = await self.disconnect_decision(user, settings, rtype, record, conn)
+        if not decision.allowed:
+            raise Refusal(f"You can't disconnect this chat: {decision.reason}.")
+        at = now()
+        done = await self.connections.disconnect(ctx.tenant_id, rtype.logical_name, record.id, chat, user.id, at)
+        if done is None:
+            raise Refusal("Someone else disconnected this chat a moment ago.")
+        await self.audit.append("disconnect", ctx.tenant_id, user.id, rtype.logical_name, record.id, chat, at)
+        if settings.timeline_sync:
+            await self.records.unlink_timeline_chat(record, chat, at)
+        return Disconnected(record, rtype, done, user.name)
+
+    async def disconnect_decision(self, user: User, settings: Settings, rtype: RecordType, record: Record,
+                                  conn: Connection) -> rules.Decision:
+        # The CRM's own privilege (security roles) or a role the admin listed under "who can disconnect".
+        privileged = (any(r in settings.disconnect_roles for r in user.roles)
+                      or rules.DISCONNECT_PRIVILEGE in await self.records.privileges(user))
+        last = await self.connections.last_connector(conn.tenant_id, conn.record_type, conn.record_id, conn.chat_id)
+        return rules.can_disconnect(privileged, rules.is_owner(record, user.id, user.teams), last == user.id,
+                                    self.type_settings(settings, rtype))
+
+    async def records_of_chat(self, ctx: ChatContext) -> RecordList:
+        user, settings = await self.actor(ctx)
+        items = []
+        for conn in await self.connections.for_chat(ctx.tenant_id, ctx.conversation_id):
+            rtype = await self.records.record_type(conn.record_type)
+            record = await self.records.get_record(conn.record_type, conn.record_id) if rtype else None
+            if rtype is None or record is None:
+                continue
+            decision = await self.disconnect_decision(user, settings, rtype, record, conn)
+            items.append(RecordItem(record, rtype.display_name, await self._name(conn.connected_by),
+                                    conn.connected_at, decision.allowed))
+        return RecordList(ctx.conversation_id, items)
+
+    async def chats_of_record(self, ctx: ChatContext, type_name: str, key: str) -> ChatList:
+        user, settings = await self.actor(ctx)
+        rtype, record = await self.resolve(type_name, key)
+        await self.readable(user, record, rtype)
+        items = []
+        for conn in await self.connections.for_record(ctx.tenant_id, rtype.logical_name, record.id):
+            decision = await self.disconnect_decision(user, settings, rtype, record, conn)
+            items.append(ChatItem(conn.chat_id, conn.chat_title or "Group chat", await self._name(conn.connected_by),
+                                  conn.connected_at, decision.allowed))
+        return ChatList(record, rtype, items)
+
+    async def _name(self, user_id: str) -> str:
+        user = await self.records.user(user_id)
+        return user.name if user else user_id
+
+
+def _not_group(conversation_type: str) -> str:
+    where = "a channel" if conversation_type == "channel" else "a one-to-one chat"
+    return (f"Only group chats can be connected to records, and this is {where}. "
+            "Start a new connected group chat instead with `new <type> <key> with @person`, "
+            "or list a record's chats with `chats <type> <key>`.")

@@ -1,0 +1,97 @@
+"""What varies between installations of the app package: ids, the public URL, the version."""
+from __future__ import annotations
+
+import os
+import tomllib
+from collections.abc import Mapping
+from dataclasses import dataclass, fields, replace
+from importlib import metadata
+from pathlib import Path
+from typing import Any
+from urllib.parse import urlsplit
+
+PROJECT_ROOT = Path(__file__).resolve().parent.parent
+DISTRIBUTION = "connected-chats"
+ACCENT_COLOR = "#0F6E8C"  # the icon's background; Teams also paints it behind the icon while it loads
+
+# Field name -> environment variable. The bot id keeps the Bot Framework SDK's own spelling so one .env serves both.
+ENV_VARS = {
+    "teams_app_id": "TEAMS_APP_ID",
+    "bot_id": "MicrosoftAppId",
+    "public_url": "PUBLIC_URL",
+    "sso_client_id": "SSO_CLIENT_ID",
+    "version": "APP_VERSION",
+    "developer_name": "APP_DEVELOPER_NAME",
+    "website_url": "APP_WEBSITE_URL",
+    "privacy_url": "APP_PRIVACY_URL",
+    "terms_url": "APP_TERMS_URL",
+}
+
+
+@dataclass(frozen=True)
+class ManifestConfig:
+    """Inputs of one build. Values are kept as given; the build's checks say what is wrong with them."""
+    teams_app_id: str = ""
+    bot_id: str = ""
+    public_url: str = ""
+    sso_client_id: str = ""
+    version: str = ""
+    developer_name: str = "Connected Chats"
+    website_url: str = ""  # empty: derived from public_url
+    privacy_url: str = ""
+    terms_url: str = ""
+    allow_http: bool = False  # only for a local playground: Teams itself loads tabs over https only
+
+    @property
+    def base_url(self) -> str:
+        return self.public_url.strip().rstrip("/")
+
+    @property
+    def public_host(self) -> str:
+        """host[:port] of PUBLIC_URL, the form validDomains and the SSO resource use (no scheme, no path)."""
+        parts = urlsplit(self.base_url)
+        return parts.netloc.rpartition("@")[2]
+
+    def placeholders(self) -> dict[str, str]:
+        """Values for the template's ${...} placeholders."""
+        base = self.base_url
+        return {
+            "TEAMS_APP_ID": self.teams_app_id.strip(),
+            "MicrosoftAppId": self.bot_id.strip(),
+            "PUBLIC_URL": base,
+            "PUBLIC_HOST": self.public_host,
+            "SSO_CLIENT_ID": self.sso_client_id.strip(),
+            "VERSION": self.version.strip() or default_version(),
+            "DEVELOPER_NAME": self.developer_name,
+            "WEBSITE_URL": self.website_url or f"{base}/",
+            "PRIVACY_URL": self.privacy_url or f"{base}/privacy",
+            "TERMS_URL": self.terms_url or f"{base}/terms",
+            "ACCENT_COLOR": ACCENT_COLOR,
+        }
+
+
+def config_from_env(env: Mapping[str, str] | None = None, **overrides: str | bool | None) -> ManifestConfig:
+    """Read the configuration from environment variables; keyword overrides (CLI flags) win when not None."""
+    env = os.environ if env is None else env
+    values: dict[str, Any] = {name: env[var] for name, var in ENV_VARS.items() if env.get(var)}
+    known = {f.name for f in fields(ManifestConfig)}
+    for name, value in overrides.items():
+        if name not in known:
+            raise TypeError(f"unknown manifest setting {name!r}")
+        if value is not None:
+            values[name] = value
+    return replace(ManifestConfig(), **values)
+
+
+def default_version() -> str:
+    """The project's version: pyproject.toml when building from a checkout, else the installed distribution's."""
+    pyproject = PROJECT_ROOT / "pyproject.toml"
+    if pyproject.is_file():
+        with pyproject.open("rb") as f:
+            version = tomllib.load(f).get("project", {}).get("version")
+        if isinstance(version, str):
+            return version
+    try:
+        return metadata.version(DISTRIBUTION)
+    except metadata.PackageNotFoundError:
+        return ""

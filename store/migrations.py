@@ -1,0 +1,68 @@
+"""Versioned schema. Runs on start; on PostgreSQL under an advisory lock so replicas starting together agree."""
+from __future__ import annotations
+
+from typing import Any
+
+# Each step runs once, in order. {id} is the dialect's auto-increment key column.
+STEPS: list[str] = [
+    """
+    CREATE TABLE connections (
+        id {id}, tenant_id TEXT NOT NULL, record_type TEXT NOT NULL, record_id TEXT NOT NULL,
+        chat_id TEXT NOT NULL, state TEXT NOT NULL, connected_by TEXT NOT NULL, connected_at TEXT NOT NULL,
+        disconnected_by TEXT, disconnected_at TEXT, chat_title TEXT NOT NULL DEFAULT '',
+        synced INTEGER NOT NULL DEFAULT 0);
+    CREATE UNIQUE INDEX connections_active ON connections (tenant_id, record_type, record_id, chat_id)
+        WHERE state = 'connected';
+    CREATE INDEX connections_by_record ON connections (tenant_id, record_type, record_id);
+    CREATE INDEX connections_by_chat ON connections (tenant_id, chat_id);
+    CREATE TABLE conversations (
+        tenant_id TEXT NOT NULL, chat_id TEXT NOT NULL, service_url TEXT NOT NULL, bot_id TEXT NOT NULL DEFAULT '',
+        title TEXT NOT NULL DEFAULT '', bot_removed_at TEXT, PRIMARY KEY (tenant_id, chat_id));
+    CREATE TABLE settings (id INTEGER PRIMARY KEY, body TEXT NOT NULL, etag TEXT NOT NULL, updated_at TEXT NOT NULL);
+    CREATE TABLE audit (
+        id {id}, at TEXT NOT NULL, event TEXT NOT NULL, tenant_id TEXT NOT NULL, user_id TEXT NOT NULL,
+        record_type TEXT NOT NULL, record_id TEXT NOT NULL, chat_id TEXT NOT NULL, detail TEXT NOT NULL DEFAULT '');
+    CREATE INDEX audit_by_time ON audit (at);
+    CREATE INDEX audit_by_record ON audit (record_type, record_id);
+    CREATE TABLE inbox (dedupe_key TEXT PRIMARY KEY, accepted_at TEXT NOT NULL);
+    CREATE TABLE outbox (
+        id {id}, dedupe_key TEXT NOT NULL UNIQUE, tenant_id TEXT NOT NULL, chat_id TEXT NOT NULL,
+        record_type TEXT NOT NULL, record_id TEXT NOT NULL, payload TEXT NOT NULL, state TEXT NOT NULL,
+        attempts INTEGER NOT NULL DEFAULT 0, not_before TEXT NOT NULL, claimed_by TEXT, claimed_until TEXT,
+        last_error TEXT NOT NULL DEFAULT '', created_at TEXT NOT NULL, sent_at TEXT);
+    CREATE INDEX outbox_due ON outbox (state, not_before);
+    CREATE INDEX outbox_by_chat ON outbox (chat_id, sent_at);
+    """,
+    """
+    CREATE TABLE pending_chats (
+        id {id}, tenant_id TEXT NOT NULL, chat_id TEXT NOT NULL, record_type TEXT NOT NULL, record_id TEXT NOT NULL,
+        requested_by TEXT NOT NULL, step TEXT NOT NULL, attempts INTEGER NOT NULL DEFAULT 0,
+        last_error TEXT NOT NULL DEFAULT '', created_at TEXT NOT NULL, service_url TEXT NOT NULL DEFAULT '');
+    CREATE UNIQUE INDEX pending_chats_chat ON pending_chats (tenant_id, chat_id, record_type, record_id);
+    """,
+]
+
+_ID = {"sqlite": "INTEGER PRIMARY KEY AUTOINCREMENT", "postgresql": "BIGINT GENERATED ALWAYS AS IDENTITY PRIMARY KEY"}
+_LOCK_KEY = 7_202_611  # arbitrary, fixed: the advisory lock that serialises migrations across replicas
+
+
+async def migrate(db: Any) -> int:
+    """Apply missing steps; return the schema version."""
+    if db.dialect == "postgresql":
+        async with db.transaction() as tx:
+            await tx.execute("SELECT pg_advisory_xact_lock($1)", _LOCK_KEY)
+            return await _apply(tx, db.dialect)
+    async with db.transaction() as tx:
+        return await _apply(tx, db.dialect)
+
+
+async def _apply(tx: Any, dialect: str) -> int:
+    await tx.execute("CREATE TABLE IF NOT EXISTS schema_version (version INTEGER NOT NULL)")
+    row = await tx.fetchrow("SELECT MAX(version) AS v FROM schema_version")
+    current = int(row["v"]) if row and row["v"] is not None else 0
+    for version, step in enumerate(STEPS[current:], start=current + 1):
+        for statement in step.format(id=_ID[dialect]).split(";"):
+            if statement.strip():
+                await tx.execute(statement)
+        await tx.execute("INSERT INTO schema_version (version) VALUES ($1)", version)
+    return len(STEPS)

@@ -1,0 +1,109 @@
+"""Shared fixtures: a real app on a free port, a fake Bot Connector, SQLite and PostgreSQL databases."""
+from __future__ import annotations
+
+import os
+import uuid
+from collections.abc import AsyncIterator
+from dataclasses import replace
+from pathlib import Path
+from typing import Any
+
+import aiohttp
+import asyncpg
+import pytest
+from aiohttp import web
+
+from app import create_app
+from config import Config
+from tests.fake_connector import FakeConnector
+from tests.teams import Bot
+
+PG_ADMIN_URL = os.environ.get("TEST_POSTGRES_URL", "postgresql://postgres@127.0.0.1:5432/test")
+DEMO = Path(__file__).resolve().parent.parent / "records" / "demo-directory.json"
+
+
+@pytest.fixture
+async def connector() -> AsyncIterator[FakeConnector]:
+    fake = await FakeConnector().start()
+    yield fake
+    await fake.stop()
+
+
+async def _fresh_pg_database() -> str:
+    """A new, empty PostgreSQL database for one test. Fails (never skips) when the server is unreachable."""
+    name = f"cc_{uuid.uuid4().hex[:12]}"
+    conn = await asyncpg.connect(PG_ADMIN_URL)
+    try:
+        await conn.execute(f'CREATE DATABASE "{name}"')
+    finally:
+        await conn.close()
+    return PG_ADMIN_URL.rsplit("/", 1)[0] + "/" + name
+
+
+async def _drop_pg_database(url: str) -> None:
+    name = url.rsplit("/", 1)[1]
+    conn = await asyncpg.connect(PG_ADMIN_URL)
+    try:
+        await conn.execute(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)')
+    finally:
+        await conn.close()
+
+
+@pytest.fixture(params=["sqlite", "postgresql"])
+async def database_url(request: pytest.FixtureRequest, tmp_path: Path) -> AsyncIterator[str]:
+    if request.param == "sqlite":
+        yield f"sqlite:///{tmp_path}/test.db"
+        return
+    url = await _fresh_pg_database()
+    yield url
+    await _drop_pg_database(url)
+
+
+@pytest.fixture
+def sqlite_url(tmp_path: Path) -> str:
+    return f"sqlite:///{tmp_path}/test.db"
+
+
+class Running:
+    """A running app plus a client for it."""
+
+    def __init__(self, app: web.Application, runner: web.AppRunner, url: str, bot: Bot) -> None:
+        self.app, self.runner, self.url, self.bot = app, runner, url, bot
+
+
+async def start_app(config: Config) -> tuple[web.Application, web.AppRunner, str]:
+    app = create_app(config)
+    runner = web.AppRunner(app, access_log=None)
+    await runner.setup()
+    site = web.TCPSite(runner, "127.0.0.1", 0)
+    await site.start()
+    port = site._server.sockets[0].getsockname()[1]  # type: ignore[union-attr]
+    return app, runner, f"http://127.0.0.1:{port}"
+
+
+def test_config(database_url: str, **overrides: Any) -> Config:
+    base = Config(database_url=database_url, record_source=f"local:{DEMO}", public_url="https://cc.example",
+                  graph_auth="none")
+    return replace(base, **overrides)
+
+
+@pytest.fixture
+async def http() -> AsyncIterator[aiohttp.ClientSession]:
+    async with aiohttp.ClientSession() as session:
+        yield session
+
+
+@pytest.fixture
+async def running(sqlite_url: str, connector: FakeConnector, http: aiohttp.ClientSession
+                  ) -> AsyncIterator[Running]:
+    app, runner, url = await start_app(test_config(sqlite_url))
+    yield Running(app, runner, url, Bot(url, connector.url, http))
+    await runner.cleanup()
+
+
+@pytest.fixture
+async def running_any_db(database_url: str, connector: FakeConnector, http: aiohttp.ClientSession
+                         ) -> AsyncIterator[Running]:
+    app, runner, url = await start_app(test_config(database_url))
+    yield Running(app, runner, url, Bot(url, connector.url, http))
+    await runner.cleanup()

@@ -1,0 +1,83 @@
+"""A fake Bot Connector: receives what the bot posts (v3 conversations API) and can answer with errors."""
+from __future__ import annotations
+
+import asyncio
+import itertools
+import time
+from collections import defaultdict
+from typing import Any
+
+from aiohttp import web
+
+
+class FakeConnector:
+    def __init__(self) -> None:
+        self.activities: list[dict[str, Any]] = []
+        self.by_conversation: dict[str, list[dict[str, Any]]] = defaultdict(list)
+        self.times: dict[str, list[float]] = defaultdict(list)
+        self.headers: list[dict[str, str]] = []
+        self.failures: list[tuple[int, dict[str, str]]] = []
+        self.gone: set[str] = set()
+        self.members: dict[str, dict[str, Any]] = {}
+        self.url = ""
+        self._ids = itertools.count(1)
+        self._runner: web.AppRunner | None = None
+        self.arrived = asyncio.Event()
+
+    def fail_next(self, status: int, times: int = 1, retry_after: str | None = None) -> None:
+        headers = {"Retry-After": retry_after} if retry_after else {}
+        self.failures += [(status, headers)] * times
+
+    async def _post(self, request: web.Request) -> web.Response:
+        conv = request.match_info["conv"]
+        self.headers.append(dict(request.headers))
+        if conv in self.gone:
+            return web.json_response({"error": {"code": "BotNotInConversationRoster"}}, status=403)
+        if self.failures:
+            status, headers = self.failures.pop(0)
+            return web.json_response({"error": {"code": "Throttled"}}, status=status, headers=headers)
+        body = await request.json()
+        body["_replyTo"] = request.match_info.get("reply", "")
+        self.activities.append(body)
+        self.by_conversation[conv].append(body)
+        self.times[conv].append(time.monotonic())
+        self.arrived.set()
+        return web.json_response({"id": f"act-{next(self._ids)}"})
+
+    async def _member(self, request: web.Request) -> web.Response:
+        member = self.members.get(request.match_info["member"])
+        return web.json_response(member) if member else web.json_response({"error": {}}, status=404)
+
+    async def _put(self, request: web.Request) -> web.Response:
+        return web.json_response({"id": request.match_info["act"]})
+
+    async def start(self) -> FakeConnector:
+        app = web.Application()
+        app.router.add_post("/v3/conversations/{conv}/activities", self._post)
+        app.router.add_post("/v3/conversations/{conv}/activities/{reply}", self._post)
+        app.router.add_put("/v3/conversations/{conv}/activities/{act}", self._put)
+        app.router.add_get("/v3/conversations/{conv}/members/{member}", self._member)
+        self._runner = web.AppRunner(app, access_log=None)
+        await self._runner.setup()
+        site = web.TCPSite(self._runner, "127.0.0.1", 0)
+        await site.start()
+        port = site._server.sockets[0].getsockname()[1]  # type: ignore[union-attr]
+        self.url = f"http://127.0.0.1:{port}/"
+        return self
+
+    async def stop(self) -> None:
+        if self._runner:
+            await self._runner.cleanup()
+
+    def cards(self, conv: str) -> list[dict[str, Any]]:
+        return [a["content"] for act in self.by_conversation[conv] for a in act.get("attachments", [])
+                if a.get("contentType") == "application/vnd.microsoft.card.adaptive"]
+
+    def texts(self, conv: str) -> list[str]:
+        return [act.get("text", "") for act in self.by_conversation[conv] if act.get("text")]
+
+    async def wait_for(self, conv: str, count: int, timeout: float = 5.0) -> list[dict[str, Any]]:
+        deadline = time.monotonic() + timeout
+        while len(self.by_conversation[conv]) < count and time.monotonic() < deadline:
+            await asyncio.sleep(0.02)
+        return self.by_conversation[conv]
