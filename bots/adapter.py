@@ -130,7 +130,9 @@ class TeamsAdapter:
 
     async def handle(self, request: web.Request) -> web.Response:
         if request.content_length and request.content_length > MAX_BODY:
-            return _error(413, "activity too large")
+            response = _error(413, "activity too large")
+            response.force_close()  # don't wait for a body we will never read
+            return response
         try:
             raw = json.loads(await request.read())
         except (ValueError, UnicodeDecodeError):

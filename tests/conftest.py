@@ -87,6 +87,9 @@ def test_config(database_url: str, **overrides: Any) -> Config:
     return replace(base, **overrides)
 
 
+test_config.__test__ = False  # type: ignore[attr-defined]  # a helper, not a test
+
+
 @pytest.fixture
 async def http() -> AsyncIterator[aiohttp.ClientSession]:
     async with aiohttp.ClientSession() as session:

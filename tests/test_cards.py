@@ -1,0 +1,97 @@
+"""Cards are valid Adaptive Cards 1.5 and show hostile record text exactly as it is."""
+from __future__ import annotations
+
+import json
+from datetime import UTC, datetime
+
+import pytest
+
+from cards.render import MAX_CARD_BYTES, render
+from domain.model import Connection, Record, RecordType
+from domain.results import ChatItem, ChatList, Connected, ContextNote, Disconnected, RecordItem
+from tests.card_schema import assert_valid_card
+
+HOSTILE = [
+    'He said "stop" and left',
+    "C:\\Users\\agent\\new\\table",
+    "line one\nline two\r\n\ttabbed",
+    "{{ record.secret }} {% raw %} ${price} {{DATE(2026-01-01T00:00:00Z)}}",
+    "<at>Megan Bowen</at> <script>alert(1)</script> &amp; &lt;b&gt;",
+    "Emoji 😀🎉 ❤️ and accents éàü 中文 עברית",
+    "**not bold** _not italic_ [link](http://evil.example) # heading",
+    "\u0000\u001f control \u2028 separators \u2029",
+    "x" * 10_000,
+]
+
+
+def texts(card: dict) -> list[str]:
+    out: list[str] = []
+
+    def walk(node: object) -> None:
+        if isinstance(node, dict):
+            if node.get("type") in ("TextRun", "TextBlock") and isinstance(node.get("text"), str):
+                out.append(node["text"])
+            for value in node.values():
+                walk(value)
+        elif isinstance(node, list):
+            for value in node:
+                walk(value)
+    walk(card)
+    return out
+
+
+@pytest.mark.parametrize("value", HOSTILE, ids=range(len(HOSTILE)))
+def test_hostile_value_renders_intact_in_valid_card(value):
+    """Any record text yields a valid card that shows the text unchanged (JSON-escaped, never concatenated)."""
+    note = ContextNote("Case", value, "https://crm.example/x?a=1&b=\"2\"", [("Title", value), (value, "label")])
+    card = render("context", note=note)
+    assert_valid_card(card)
+    assert texts(card).count(value) >= 2
+    assert json.loads(json.dumps(card)) == card
+
+
+def test_card_stays_under_teams_size_limit():
+    """Five 10 000-character emoji values still fit in one Teams message."""
+    huge = "😀" * 10_000
+    card = render("context", note=ContextNote("Case", huge, "https://x", [(f"F{i}", huge) for i in range(5)]))
+    assert len(json.dumps(card, ensure_ascii=False).encode()) <= MAX_CARD_BYTES
+    assert_valid_card(card)
+    assert any(t.endswith("(truncated)") for t in texts(card))
+
+
+def _objects():
+    now = datetime(2026, 11, 29, 8, 0, tzinfo=UTC)
+    rtype = RecordType("incident", "Case", "title")
+    record = Record("incident", "id-1", 'Case "1"', url="https://x/r?id=1")
+    conn = Connection(1, "t", "incident", "id-1", "19:chat", "u", now)
+    return now, rtype, record, conn
+
+
+def test_every_card_template_is_valid():
+    """connected, disconnected, records, chats (with join states) and notice cards validate against the schema."""
+    now, rtype, record, conn = _objects()
+    cards = [
+        render("connected", c=Connected(record, rtype, conn, True, None, "Alex")),
+        render("disconnected", d=Disconnected(record, rtype, conn, "Alex")),
+        render("records", items=[RecordItem(record, "Case", "Alex", now, True),
+                                 RecordItem(record, "Case", "Alex", now, False)], chat_id="19:chat"),
+        render("records", items=[], chat_id="19:chat"),
+        render("chats", l=ChatList(record, rtype, [
+            ChatItem("19:a", "A", "Alex", now, True, False, True, ""),
+            ChatItem("19:b", "B", "Alex", now, False, False, False, "read-only access"),
+            ChatItem("19:c", "C", "Alex", now, False, True, True, "")], join_view=True)),
+        render("notice", text="<b>no</b>", ok=False),
+    ]
+    for card in cards:
+        assert_valid_card(card)
+
+
+def test_buttons_are_execute_with_submit_fallback():
+    """Action.Execute buttons carry recordType/recordId/chatId and an Action.Submit fallback with the verb."""
+    _, rtype, record, conn = _objects()
+    card = render("connected", c=Connected(record, rtype, conn, True, None, "Alex"))
+    action = card["actions"][0]
+    assert action["type"] == "Action.Execute" and action["verb"] == "disconnect"
+    assert action["data"] == {"recordType": "incident", "recordId": "id-1", "chatId": "19:chat"}
+    assert action["fallback"]["type"] == "Action.Submit"
+    assert action["fallback"]["data"] == dict(action["data"], verb="disconnect")
