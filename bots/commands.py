@@ -77,6 +77,9 @@ def register(router: Router, service: ChatService) -> None:
 
     async def membership(turn: Turn) -> Answer:
         ctx = turn.ctx
+        if turn.kind == "message":
+            await service.chat_activity(ctx, now())
+            return Answer()
         if turn.bot_removed:
             await service.connections.mark_bot_removed(ctx.tenant_id, ctx.conversation_id, now())
             return Answer()

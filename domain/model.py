@@ -132,6 +132,7 @@ class Connection:
     disconnected_by: str | None = None
     disconnected_at: datetime | None = None
     chat_title: str = ""
+    synced: bool = False  # shown on the record's timeline (SYNC-03: only chats connected while sync was on)
 
 
 @dataclass(frozen=True)

@@ -83,6 +83,7 @@ class ChatService:
                                     ctx.conversation_id, at)
             if settings.timeline_sync:
                 await self.records.add_timeline_chat(record, ctx.conversation_id, user, at)
+                await self.connections.mark_synced(conn.id)
         note = self.note(rtype, rts, record) if created and rts.include_note else None
         return Connected(record, rtype, conn, created, note, user.name)
 
@@ -113,7 +114,7 @@ class ChatService:
         if done is None:
             raise Refusal("Someone else disconnected this chat a moment ago.")
         await self.audit.append("disconnect", ctx.tenant_id, user.id, rtype.logical_name, record.id, chat, at)
-        if settings.timeline_sync:
+        if conn.synced:
             await self.records.unlink_timeline_chat(record, chat, at)
         return Disconnected(record, rtype, done, user.name)
 
@@ -149,6 +150,18 @@ class ChatService:
             items.append(ChatItem(conn.chat_id, conn.chat_title or "Group chat", await self._name(conn.connected_by),
                                   conn.connected_at, decision.allowed))
         return ChatList(record, rtype, items)
+
+    async def chat_activity(self, ctx: ChatContext, at: datetime) -> None:
+        """SYNC-02: a message was seen in a chat: record its sender and time on synced timelines (never its text)."""
+        settings, _ = await self.settings.load()
+        if not settings.timeline_sync or ctx.conversation_type != "groupChat":
+            return
+        sender = ctx.user_name
+        if ctx.user_aad and (user := await self.records.user_by_aad(ctx.user_aad)):
+            sender = user.name
+        for conn in await self.connections.for_chat(ctx.tenant_id, ctx.conversation_id):
+            if conn.synced:
+                await self.records.touch_timeline_chat(conn.record_type, conn.record_id, conn.chat_id, sender, at)
 
     async def _name(self, user_id: str) -> str:
         user = await self.records.user(user_id)

@@ -3,13 +3,11 @@ from __future__ import annotations
 
 from collections.abc import Sequence
 from datetime import datetime
-from typing import Any
-
 from domain.model import Connection, ConversationRef, State
 from store.db import Database, Row
 
 _COLS = ("id, tenant_id, record_type, record_id, chat_id, state, connected_by, connected_at, "
-         "disconnected_by, disconnected_at, chat_title")
+         "disconnected_by, disconnected_at, chat_title, synced")
 
 
 def iso(at: datetime) -> str:
@@ -22,7 +20,7 @@ def _conn(row: Row) -> Connection:
         chat_id=row["chat_id"], state=State(row["state"]), connected_by=row["connected_by"],
         connected_at=datetime.fromisoformat(row["connected_at"]), disconnected_by=row["disconnected_by"],
         disconnected_at=datetime.fromisoformat(row["disconnected_at"]) if row["disconnected_at"] else None,
-        chat_title=row["chat_title"])
+        chat_title=row["chat_title"], synced=bool(row["synced"]))
 
 
 class SqlConnectionStore:
@@ -102,7 +100,3 @@ class SqlConnectionStore:
 
     async def mark_synced(self, connection_id: int) -> None:
         await self._db.execute("UPDATE connections SET synced = 1 WHERE id = $1", connection_id)
-
-    async def is_synced(self, connection_id: int) -> bool:
-        row: Any = await self._db.fetchrow("SELECT synced FROM connections WHERE id = $1", connection_id)
-        return bool(row and row["synced"])

@@ -1,0 +1,143 @@
+"""The durable outbox (domain.ports.Outbox) on SQLite or PostgreSQL.
+
+Work is accepted with its inbox row in one transaction, so a duplicate webhook adds nothing and an accepted one
+is never lost. Claiming moves a row's `not_before` to the end of a lease: a crashed worker's rows fall due again
+when the lease ends, and while it lasts no other worker sees them. PostgreSQL claims with FOR UPDATE SKIP LOCKED so
+replicas never wait on or take each other's rows; SQLite claims inside BEGIN IMMEDIATE (one writer at a time).
+States: pending -> done | dead (bounded attempts spent, or a permanent error) | skipped (the bot is not in the chat).
+"""
+from __future__ import annotations
+
+import json
+from collections.abc import Sequence
+from datetime import UTC, datetime, timedelta
+from typing import Any
+
+from store.connections import iso
+from store.db import Database, Row, placeholders
+
+LEASE = timedelta(seconds=20)
+KEEP_SENT = timedelta(hours=2)  # sent rows stay a little over the longest pacing window (1 h) for its seeding
+KEEP_INBOX = timedelta(days=7)  # Dataverse retries a failed webhook within hours; a week is ample
+STATES = ("pending", "done", "dead", "skipped")
+_ITEM_COLS = "id, tenant_id, chat_id, record_type, record_id, payload, attempts, not_before, created_at"
+_CLAIM_PG = "FOR UPDATE SKIP LOCKED"
+
+
+def utc(at: datetime) -> str:
+    return iso(at.astimezone(UTC))
+
+
+class SqlOutbox:
+    def __init__(self, db: Database, lease: timedelta = LEASE) -> None:
+        self._db = db
+        self.lease = lease
+
+    async def accept(self, dedupe_key: str, items: Sequence[dict[str, Any]]) -> bool:
+        """Inbox row and one outbox row per item in one transaction; False (and nothing added) for a duplicate."""
+        now = utc(datetime.now(UTC))
+        async with self._db.transaction() as tx:
+            fresh = await tx.execute("INSERT INTO inbox (dedupe_key, accepted_at) VALUES ($1, $2) "
+                                     "ON CONFLICT (dedupe_key) DO NOTHING", dedupe_key, now)
+            if not fresh:
+                return False
+            if items:
+                sql, args = _insert_items(dedupe_key, items, now)
+                await tx.execute(sql, *args)
+        return True
+
+    async def claim(self, worker: str, limit: int, now: datetime) -> Sequence[dict[str, Any]]:
+        """Lease up to `limit` due rows to `worker`, oldest due first."""
+        if limit <= 0:
+            return []
+        until = utc(now + self.lease)
+        lock = _CLAIM_PG if self._db.dialect == "postgresql" else ""
+        sql = (f"UPDATE outbox SET claimed_by = $1, claimed_until = $2, not_before = $2 WHERE id IN ("
+               f"SELECT id FROM outbox WHERE state = 'pending' AND not_before <= $3 ORDER BY not_before, id "
+               f"LIMIT $4 {lock}) RETURNING {_ITEM_COLS}")
+        async with self._db.transaction() as tx:
+            rows = await tx.fetch(sql, worker, until, utc(now), limit)
+        return sorted((_item(r) for r in rows), key=lambda r: r["id"])
+
+    async def done(self, item_id: int) -> None:
+        await self.done_many([item_id], datetime.now(UTC))
+
+    async def done_many(self, ids: Sequence[int], at: datetime) -> None:
+        """Record a successful post. claimed_by is kept: it shows which worker delivered the row."""
+        await self._set(ids, "state = 'done', sent_at = $1, claimed_until = NULL, last_error = ''", utc(at))
+
+    async def retry(self, item_id: int, not_before: datetime, error: str) -> None:
+        await self.retry_many([item_id], not_before, error)
+
+    async def retry_many(self, ids: Sequence[int], not_before: datetime, error: str) -> None:
+        await self._set(ids, "attempts = attempts + 1, not_before = $1, last_error = $2, claimed_by = NULL, "
+                             "claimed_until = NULL", utc(not_before), error[:500], pending_only=True)
+
+    async def release(self, ids: Sequence[int], not_before: datetime) -> None:
+        """Hand rows back unsent without counting an attempt (pacing deferral, shutdown)."""
+        await self._set(ids, "not_before = $1, claimed_by = NULL, claimed_until = NULL", utc(not_before),
+                        pending_only=True)
+
+    async def dead(self, item_id: int, error: str) -> None:
+        await self.dead_many([item_id], error)
+
+    async def dead_many(self, ids: Sequence[int], error: str) -> None:
+        await self._set(ids, "state = 'dead', attempts = attempts + 1, last_error = $1, claimed_until = NULL",
+                        error[:500])
+
+    async def skip(self, ids: Sequence[int], reason: str) -> None:
+        await self._set(ids, "state = 'skipped', last_error = $1, claimed_until = NULL", reason[:500])
+
+    async def _set(self, ids: Sequence[int], assignments: str, *args: Any, pending_only: bool = False) -> None:
+        if not ids:
+            return
+        where = f"id IN ({placeholders(len(args) + 1, len(ids))})"
+        if pending_only:
+            where += " AND state = 'pending'"
+        await self._db.execute(f"UPDATE outbox SET {assignments} WHERE {where}", *args, *ids)
+
+    async def sent_times(self, chat_id: str, since: datetime) -> list[datetime]:
+        """When this chat was last posted to (any replica), to seed pacing after a start."""
+        rows = await self._db.fetch("SELECT sent_at FROM outbox WHERE chat_id = $1 AND sent_at >= $2 "
+                                    "ORDER BY sent_at", chat_id, utc(since))
+        return [datetime.fromisoformat(r["sent_at"]) for r in rows]
+
+    async def counts(self) -> dict[str, Any]:
+        rows = await self._db.fetch("SELECT state, COUNT(*) AS n, MIN(created_at) AS oldest FROM outbox "
+                                    "GROUP BY state")
+        out: dict[str, Any] = dict.fromkeys(STATES, 0)
+        out.update({r["state"]: int(r["n"]) for r in rows})
+        oldest = next((r["oldest"] for r in rows if r["state"] == "pending"), None)
+        age = (datetime.now(UTC) - datetime.fromisoformat(oldest)).total_seconds() if oldest else 0.0
+        out["oldest_pending_seconds"] = round(max(0.0, age), 3)
+        return out
+
+    async def items(self, state: str, limit: int = 100) -> list[Row]:
+        return await self._db.fetch(
+            "SELECT id, tenant_id, chat_id, record_type, record_id, state, attempts, last_error, claimed_by, "
+            "created_at, sent_at FROM outbox WHERE state = $1 ORDER BY id LIMIT $2", state, limit)
+
+    async def purge(self, now: datetime) -> int:
+        """Forget delivered and skipped rows after KEEP_SENT and inbox keys after KEEP_INBOX; dead rows stay."""
+        n = await self._db.execute("DELETE FROM outbox WHERE state IN ('done', 'skipped') AND created_at < $1",
+                                   utc(now - KEEP_SENT))
+        n += await self._db.execute("DELETE FROM inbox WHERE accepted_at < $1", utc(now - KEEP_INBOX))
+        return n
+
+
+def _insert_items(dedupe_key: str, items: Sequence[dict[str, Any]], now: str) -> tuple[str, list[Any]]:
+    """One multi-row INSERT: K connected chats cost one statement, not K."""
+    rows, args = [], []
+    for item in items:
+        payload = item["payload"] if isinstance(item["payload"], str) else json.dumps(item["payload"])
+        key = f"{dedupe_key}#{item['tenant_id']}#{item['chat_id']}"
+        values = [key, item["tenant_id"], item["chat_id"], item["record_type"], item["record_id"], payload, now, now]
+        rows.append(f"({placeholders(len(args) + 1, len(values))}, 'pending')")
+        args += values
+    sql = ("INSERT INTO outbox (dedupe_key, tenant_id, chat_id, record_type, record_id, payload, not_before, "
+           f"created_at, state) VALUES {', '.join(rows)} ON CONFLICT (dedupe_key) DO NOTHING")
+    return sql, args
+
+
+def _item(row: Row) -> dict[str, Any]:
+    return dict(row, id=int(row["id"]), attempts=int(row["attempts"]), payload=json.loads(row["payload"]))
