@@ -3,26 +3,34 @@ from __future__ import annotations
 
 import logging
 from collections.abc import AsyncIterator
-from pathlib import Path
 
 import aiohttp
 from aiohttp import web
 
 from auth.jwks import KeySet
 from auth.outgoing import ClientCredentials, ManagedIdentityToken
-from bots import commands
+from bots import collab_commands, commands, extension
 from bots.adapter import TeamsAdapter
 from bots.connector import ConnectorClient, TokenSource
 from bots.router import Router
+from cards.render import render
 from config import Config
+from domain.collab import CollabService
+from domain.model import ConversationRef
 from domain.ports import RecordSource
+from domain.results import ContextNote
 from domain.service import ChatService
-from records.local import LocalRecordSource
+from graph import GraphGateway
+from records import SourceConfigError, open_source
+from records.directory_file import DirectoryError
 from store.audit import SqlAuditLog
 from store.connections import SqlConnectionStore
 from store.db import Database, open_database
 from store.migrations import migrate
 from store.settings_store import SqlSettingsStore
+from tabs import bind as bind_tabs
+from tabs import install as install_tabs
+from webhooks import dataverse
 
 log = logging.getLogger("connected_chats")
 CONFIG = web.AppKey("config", Config)
@@ -35,10 +43,10 @@ ROUTER = web.AppKey("router", Router)
 
 
 def open_records(config: Config) -> RecordSource:
-    spec = config.record_source
-    if spec.startswith("local:"):
-        return LocalRecordSource(Path(spec[len("local:"):]), config.public_url)
-    raise SystemExit(f"RECORD_SOURCE {spec!r}: expected local:<path to directory JSON>")
+    try:
+        return open_source(config.record_source, config.public_url)
+    except (SourceConfigError, DirectoryError) as exc:
+        raise SystemExit(f"connected-chats cannot start: {exc}") from None
 
 
 def _bot_tokens(config: Config, session: aiohttp.ClientSession) -> TokenSource | None:
@@ -59,14 +67,27 @@ async def _resources(app: web.Application) -> AsyncIterator[None]:
     records = open_records(config)
     service = ChatService(records, SqlConnectionStore(db), SqlSettingsStore(db), SqlAuditLog(db))
     connector = ConnectorClient(session, _bot_tokens(config, session))
+    graph = GraphGateway(config.graph_base_url, config.graph_auth, config.teams_app_catalog_id or None,
+                         config.teams_app_id or None)
+    await graph.start()  # pays msgraph-sdk's import cost before the port opens
+
+    async def announce(ref: ConversationRef, note: ContextNote) -> None:
+        await connector.post(ref, render("context", note=note))
+
     router = Router()
     commands.register(router, service)
+    extension.register(router, service, connector)
+    collab_commands.register(router, CollabService(service, graph, announce), connector)
     keys = None if config.local_mode else KeySet(session, config.openid_url)
     app[SESSION], app[DB], app[SERVICE], app[CONNECTOR], app[ROUTER] = session, db, service, connector, router
+    bind_tabs(app, config, session, service, connector, graph)
     app[ADAPTER] = TeamsAdapter(router, connector, keys, config.app_id, config.token_issuer, config.allowed_tenants)
     if config.local_mode:
         log.warning("MicrosoftAppId is empty: local mode, incoming activities are NOT authenticated")
     yield
+    await graph.close()
+    if close := getattr(records, "close", None):
+        await close()
     await session.close()
     await db.close()
 
@@ -94,6 +115,8 @@ def create_app(config: Config) -> web.Application:
     app.router.add_post("/api/messages", messages)
     app.router.add_get("/healthz", healthz)
     app.router.add_get("/readyz", readyz)
+    install_tabs(app)
+    dataverse.install(app, config=CONFIG, db=DB, service=SERVICE, connector=CONNECTOR, router=ROUTER)
     return app
 
 

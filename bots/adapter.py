@@ -9,8 +9,14 @@ from typing import Any
 
 from aiohttp import web
 from botbuilder.core import ActivityHandler, BotAdapter, InvokeResponse, TurnContext
-from botbuilder.schema import (Activity, ActivityTypes, ChannelAccount, ConversationAccount, ConversationReference,
-                               ResourceResponse)
+from botbuilder.schema import (
+    Activity,
+    ActivityTypes,
+    ChannelAccount,
+    ConversationAccount,
+    ConversationReference,
+    ResourceResponse,
+)
 
 from auth.jwks import Expectation, InvalidToken, KeySet
 from bots.connector import ConnectorClient, card_activity
@@ -84,7 +90,7 @@ class _Dispatcher(ActivityHandler):
 
 
 def _reply(reply: Reply, turn: Turn) -> dict[str, Any]:
-    body = card_activity(reply.card) if reply.card is not None else {
+    body: dict[str, Any] = card_activity(reply.card) if reply.card is not None else {
         "type": "message", "text": reply.text, "textFormat": "markdown"}
     body["conversation"] = {"id": turn.ctx.conversation_id}
     body["from"] = {"id": turn.ctx.bot_id}
@@ -144,7 +150,9 @@ def _turn(activity: Activity, raw: dict[str, Any]) -> Turn:
     return Turn(kind=activity.type, ctx=ctx, text=strip_bot_mention(activity.text or "", bot_names),
                 name=activity.name or "", value=value, activity_id=activity.id or "",
                 reply_to_id=activity.reply_to_id or "", mentions=tuple(mentions),
-                bot_added=bot.id in added or install in ("add", "add-upgrade"),
+                # Teams (and the Agents Playground) announce an install twice, as installationUpdate "add" and
+                # as conversationUpdate membersAdded: only the latter counts, or every welcome is sent twice.
+                bot_added=bot.id in added,
                 bot_removed=bot.id in removed or install in ("remove", "remove-upgrade"),
                 chat_title=conv.name or "")
 

@@ -42,13 +42,21 @@ class ConnectorClient:
         path = f"v3/conversations/{quote(conversation_id, safe='')}/activities/{quote(activity_id, safe='')}"
         await self._call("PUT", service_url, path, dict(activity, id=activity_id))
 
+    async def member(self, service_url: str, conversation_id: str, member_id: str) -> dict[str, Any]:
+        """A conversation member (Teams: id, name, aadObjectId, email, userPrincipalName); {} if unknown."""
+        path = (f"v3/conversations/{quote(conversation_id, safe='')}/members/{quote(member_id, safe='')}")
+        try:
+            return await self._call("GET", service_url, path, None)
+        except DeliveryError:
+            return {}
+
     async def post(self, ref: ConversationRef, card: dict[str, Any]) -> None:
         """Messenger port: a proactive card into a stored conversation."""
         activity = card_activity(card)
         activity["conversation"] = {"id": ref.conversation_id, "tenantId": ref.tenant_id}
         await self.send(ref.service_url, ref.conversation_id, activity)
 
-    async def _call(self, method: str, service_url: str, path: str, body: dict[str, Any]) -> dict[str, Any]:
+    async def _call(self, method: str, service_url: str, path: str, body: dict[str, Any] | None) -> dict[str, Any]:
         url = service_url.rstrip("/") + "/" + path
         for attempt in (1, 2):
             headers = {"Authorization": f"Bearer {await self._tokens.token()}"} if self._tokens else {}

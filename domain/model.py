@@ -3,7 +3,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass, field
 from datetime import datetime
-from enum import Enum
+from enum import StrEnum
 from typing import Any, Literal
 
 Access = Literal["none", "read", "write"]
@@ -105,7 +105,7 @@ class Record:
     url: str = ""
 
 
-class State(str, Enum):
+class State(StrEnum):
     CONNECTED = "connected"
     DISCONNECTED = "disconnected"
 

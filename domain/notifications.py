@@ -48,7 +48,7 @@ def watched_changes(event: ChangeEvent, rtype: RecordType, rts: RecordTypeSettin
 
 def coalesce(updates: Sequence[Update]) -> Update:
     """Merge quick successive updates of one record (oldest first) into one card: each field keeps its first
-    old value and every later value, so a change that was undone still shows (Normal -> High -> Normal)."""
+    old value and every later value, so a change that was undone still shows (Normal → High → Normal)."""
     if not updates:
         raise ValueError("nothing to coalesce")
     first, last = updates[0], updates[-1]
@@ -60,7 +60,7 @@ def coalesce(updates: Sequence[Update]) -> Update:
             labels[change.attribute] = change.label
             if chain[-1] != change.new:
                 chain.append(change.new)
-    changes = tuple(FieldChange(a, labels[a], chain[0], " -> ".join(chain[1:]) or chain[0])
+    changes = tuple(FieldChange(a, labels[a], chain[0], " → ".join(chain[1:]) or chain[0])
                     for a, chain in chains.items())
     authors = list(dict.fromkeys(u.changed_by for u in updates if u.changed_by))
     return Update(first.record_type, first.record_id, last.type_label, last.name or first.name, last.url or first.url,

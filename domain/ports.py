@@ -5,8 +5,7 @@ from collections.abc import Sequence
 from datetime import datetime
 from typing import Any, Protocol
 
-from domain.model import (Access, ChangeEvent, Connection, ConversationRef, Record, RecordType,
-                          Team, User, View)
+from domain.model import Access, ChangeEvent, Connection, ConversationRef, Record, RecordType, Team, User, View
 from domain.settings import Settings
 
 

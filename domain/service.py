@@ -6,8 +6,17 @@ from datetime import UTC, datetime
 from domain import rules
 from domain.model import Connection, ConversationRef, Record, RecordType, User
 from domain.ports import AuditLog, ConnectionStore, RecordSource, SettingsStore
-from domain.results import (ChatContext, ChatItem, ChatList, Connected, ContextNote, Disconnected,
-                            RecordItem, RecordList, Refusal)
+from domain.results import (
+    ChatContext,
+    ChatItem,
+    ChatList,
+    Connected,
+    ContextNote,
+    Disconnected,
+    RecordItem,
+    RecordList,
+    Refusal,
+)
 from domain.settings import RecordTypeSettings, Settings, defaults_for
 
 

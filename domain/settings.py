@@ -59,7 +59,7 @@ class Settings:
     teams_chat_enabled: bool = True
     all_apps: bool = False
     enabled_apps: tuple[str, ...] = DEFAULT_APPS
-    known_apps: tuple[str, ...] = DEFAULT_APPS + ("Sales Hub", "Field Service")
+    known_apps: tuple[str, ...] = (*DEFAULT_APPS, "Sales Hub", "Field Service")
     # Profile name -> on/off; users in no listed profile use the "Default" profile, which follows the switch.
     profiles: dict[str, bool] = field(default_factory=dict)
     profile_members: dict[str, tuple[str, ...]] = field(default_factory=dict)

@@ -57,7 +57,8 @@ def parse_roles(data: dict[str, Any], path: Path) -> dict[str, dict[str, Any]]:
     _need(isinstance(roles, dict), path, "roles", "must be an object of role name -> definition")
     for name, role in roles.items():
         access = role.get("access", {}) if isinstance(role, dict) else None
-        _need(isinstance(access, dict), path, f"roles.{name}", '"access" must be an object')
+        if not isinstance(access, dict):
+            raise DirectoryError(f'{path}: roles.{name}: "access" must be an object')
         for rtype, level in access.items():
             _need(level in ("none", "read", "write"), path, f"roles.{name}.access.{rtype}",
                   f'must be "none", "read" or "write", not {level!r}')

@@ -26,8 +26,8 @@ class LocalRecordSource:
         self._teams = {t.id: t for t in df.parse_teams(data, users, path)}
         self._rows = df.parse_records(data, list(self._types.values()), path)
         self._by_id = {(t, r["id"].lower()): r for t, rows in self._rows.items() for r in rows}
-        self._by_number = {(t, str(r[self._types[t].number]).lower()): r for t, rows in self._rows.items()
-                           for r in rows if self._types[t].number and r.get(self._types[t].number)}
+        self._by_number = {(t, str(r[num]).lower()): r for t, rows in self._rows.items()
+                           if (num := self._types[t].number) for r in rows if r.get(num)}
         self._names = {n: t for t in self._types.values() for n in t.names()}
         self._public_url = public_url.rstrip("/")
         self.timeline: list[dict[str, Any]] = []

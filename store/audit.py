@@ -24,7 +24,8 @@ class SqlAuditLog:
 
     async def query(self, filters: dict[str, str], limit: int = 500) -> Sequence[dict[str, Any]]:
         """Equality filters on FILTERS plus `since`/`until` (ISO times); newest first."""
-        clauses, args = [], []
+        clauses: list[str] = []
+        args: list[object] = []
         for key in FILTERS:
             if filters.get(key):
                 args.append(filters[key])

@@ -3,6 +3,7 @@ from __future__ import annotations
 
 from collections.abc import Sequence
 from datetime import datetime
+
 from domain.model import Connection, ConversationRef, State
 from store.db import Database, Row
 
@@ -67,6 +68,13 @@ class SqlConnectionStore:
         rows = await self._db.fetch(
             f"SELECT {_COLS} FROM connections WHERE tenant_id = $1 AND record_type = $2 AND record_id = $3"
             f"{where} ORDER BY connected_at, id LIMIT 500", tenant_id, record_type, record_id)
+        return [_conn(r) for r in rows]
+
+    async def for_record_any_tenant(self, record_type: str, record_id: str) -> Sequence[Connection]:
+        """Active connections of a record in every tenant (a CRM webhook does not say which Teams tenant)."""
+        rows = await self._db.fetch(
+            f"SELECT {_COLS} FROM connections WHERE record_type = $1 AND record_id = $2 AND state = 'connected' "
+            f"ORDER BY connected_at, id LIMIT 500", record_type, record_id)
         return [_conn(r) for r in rows]
 
     async def last_connector(self, tenant_id: str, record_type: str, record_id: str, chat_id: str) -> str | None:

@@ -40,6 +40,10 @@ STEPS: list[str] = [
         last_error TEXT NOT NULL DEFAULT '', created_at TEXT NOT NULL, service_url TEXT NOT NULL DEFAULT '');
     CREATE UNIQUE INDEX pending_chats_chat ON pending_chats (tenant_id, chat_id, record_type, record_id);
     """,
+    # A Dataverse webhook names a record, not a Teams tenant: find its chats in every tenant with one index probe.
+    """
+    CREATE INDEX connections_active_by_record ON connections (record_type, record_id) WHERE state = 'connected';
+    """,
 ]
 
 _ID = {"sqlite": "INTEGER PRIMARY KEY AUTOINCREMENT", "postgresql": "BIGINT GENERATED ALWAYS AS IDENTITY PRIMARY KEY"}

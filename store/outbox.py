@@ -9,10 +9,11 @@ States: pending -> done | dead (bounded attempts spent, or a permanent error) | 
 from __future__ import annotations
 
 import json
-from collections.abc import Sequence
+from collections.abc import Collection, Sequence
 from datetime import UTC, datetime, timedelta
 from typing import Any
 
+from domain.model import ConversationRef
 from store.connections import iso
 from store.db import Database, Row, placeholders
 
@@ -96,11 +97,27 @@ class SqlOutbox:
             where += " AND state = 'pending'"
         await self._db.execute(f"UPDATE outbox SET {assignments} WHERE {where}", *args, *ids)
 
-    async def sent_times(self, chat_id: str, since: datetime) -> list[datetime]:
-        """When this chat was last posted to (any replica), to seed pacing after a start."""
-        rows = await self._db.fetch("SELECT sent_at FROM outbox WHERE chat_id = $1 AND sent_at >= $2 "
-                                    "ORDER BY sent_at", chat_id, utc(since))
-        return [datetime.fromisoformat(r["sent_at"]) for r in rows]
+    async def sent_times(self, chat_ids: Collection[str], since: datetime) -> dict[str, list[datetime]]:
+        """When these chats were last posted to (by any replica), to seed pacing: one query for a claimed batch."""
+        if not chat_ids:
+            return {}
+        rows = await self._db.fetch(f"SELECT chat_id, sent_at FROM outbox WHERE sent_at >= $1 AND chat_id IN "
+                                    f"({placeholders(2, len(chat_ids))}) ORDER BY sent_at", utc(since), *chat_ids)
+        out: dict[str, list[datetime]] = {}
+        for row in rows:
+            out.setdefault(row["chat_id"], []).append(datetime.fromisoformat(row["sent_at"]))
+        return out
+
+    async def conversations(self, keys: Collection[tuple[str, str]]) -> dict[tuple[str, str], ConversationRef]:
+        """Where to post, for every (tenant, chat) of a claimed batch in one query; chats the bot left are absent."""
+        if not keys:
+            return {}
+        pairs = ", ".join(f"(${2 * i + 1}, ${2 * i + 2})" for i in range(len(keys)))
+        rows = await self._db.fetch(f"SELECT tenant_id, chat_id, service_url, bot_id FROM conversations WHERE "
+                                    f"(tenant_id, chat_id) IN ({pairs}) AND bot_removed_at IS NULL",
+                                    *(part for key in keys for part in key))
+        return {(r["tenant_id"], r["chat_id"]): ConversationRef(r["service_url"], r["chat_id"], r["tenant_id"],
+                                                                r["bot_id"]) for r in rows}
 
     async def counts(self) -> dict[str, Any]:
         rows = await self._db.fetch("SELECT state, COUNT(*) AS n, MIN(created_at) AS oldest FROM outbox "
@@ -127,7 +144,8 @@ class SqlOutbox:
 
 def _insert_items(dedupe_key: str, items: Sequence[dict[str, Any]], now: str) -> tuple[str, list[Any]]:
     """One multi-row INSERT: K connected chats cost one statement, not K."""
-    rows, args = [], []
+    rows: list[str] = []
+    args: list[Any] = []
     for item in items:
         payload = item["payload"] if isinstance(item["payload"], str) else json.dumps(item["payload"])
         key = f"{dedupe_key}#{item['tenant_id']}#{item['chat_id']}"

@@ -2,6 +2,7 @@
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import itertools
 import time
 from collections import defaultdict
@@ -76,8 +77,10 @@ class FakeConnector:
     def texts(self, conv: str) -> list[str]:
         return [act.get("text", "") for act in self.by_conversation[conv] if act.get("text")]
 
-    async def wait_for(self, conv: str, count: int, timeout: float = 5.0) -> list[dict[str, Any]]:
-        deadline = time.monotonic() + timeout
+    async def wait_for(self, conv: str, count: int, seconds: float = 5.0) -> list[dict[str, Any]]:
+        deadline = time.monotonic() + seconds
         while len(self.by_conversation[conv]) < count and time.monotonic() < deadline:
-            await asyncio.sleep(0.02)
+            self.arrived.clear()
+            with contextlib.suppress(TimeoutError):
+                await asyncio.wait_for(self.arrived.wait(), max(0.0, deadline - time.monotonic()))
         return self.by_conversation[conv]

@@ -21,7 +21,7 @@ async def secured(sqlite_url: str, connector: FakeConnector, http: aiohttp.Clien
     identity = await FakeIdentity().start()
     config = test_config(sqlite_url, app_id=APP_ID, app_password="secret", openid_url=identity.openid_url,
                          login_url=identity.token_url, allowed_tenants=frozenset({TENANT}))
-    app, runner, url = await start_app(config)
+    _app, runner, url = await start_app(config)
     yield Bot(url, connector.url, http), identity
     await runner.cleanup()
     await identity.stop()

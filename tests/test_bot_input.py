@@ -71,10 +71,10 @@ async def test_hostile_record_connects_with_valid_intact_card(running: Running, 
 
 async def test_restart_keeps_connections(sqlite_url: str, connector: FakeConnector, http: aiohttp.ClientSession):
     """Connections are in the database: a restarted service lists them."""
-    app, runner, url = await start_app(test_config(sqlite_url))
+    _app, runner, url = await start_app(test_config(sqlite_url))
     await Bot(url, connector.url, http).say("connect case CAS-01001-K7R2M8")
     await runner.cleanup()
-    app, runner, url = await start_app(test_config(sqlite_url))
+    _app, runner, url = await start_app(test_config(sqlite_url))
     await Bot(url, connector.url, http).say("records")
     await runner.cleanup()
     assert "Cannot sign in to the customer portal" in json.dumps(connector.cards(GROUP)[-1])

@@ -91,7 +91,7 @@ async def test_conversation_reference_and_bot_removal(db):
 async def test_settings_etag_conflict(db):
     """A save with a stale ETag is refused; the first writer's change stays."""
     store = SqlSettingsStore(db)
-    settings, etag = await store.load()
+    _, etag = await store.load()
     new_etag = await store.save(Settings(teams_chat_enabled=False), etag)
     with pytest.raises(Conflict):
         await store.save(Settings(timeline_sync=True), etag)
@@ -108,4 +108,5 @@ async def test_audit_filters(db):
     await audit.append("connect", "t", "alex", "account", "a1", "c1", T0 + timedelta(minutes=2))
     rows = await audit.query({"record_type": "incident"})
     assert [r["event"] for r in rows] == ["disconnect", "connect"]
-    assert [r["user_id"] for r in await audit.query({"event": "connect", "since": (T0 + timedelta(minutes=1)).isoformat()})] == ["alex"]
+    since = (T0 + timedelta(minutes=1)).isoformat()
+    assert [r["user_id"] for r in await audit.query({"event": "connect", "since": since})] == ["alex"]

@@ -1,0 +1,218 @@
+"""Join connected chats, start new connected chats, suggest people: the operations that need Microsoft Graph."""
+from __future__ import annotations
+
+from collections.abc import Awaitable, Callable, Sequence
+from dataclasses import dataclass, field
+
+from domain import rules
+from domain.model import ConversationRef, Record, RecordType, User
+from domain.ports import ChatGateway, DeliveryError, GatewayError
+from domain.results import ChatContext, ChatItem, ChatList, ContextNote, Refusal
+from domain.service import ChatService, now
+from domain.settings import ContactRule
+
+PER_SECTION = 3
+
+
+@dataclass(frozen=True)
+class Person:
+    user: User
+    presence: str = ""
+
+
+@dataclass(frozen=True)
+class Section:
+    rule: str
+    people: list[Person]
+    more: int = 0  # how many more the "more" action would show
+
+
+@dataclass(frozen=True)
+class Suggestions:
+    record: Record
+    rtype: RecordType
+    sections: list[Section] = field(default_factory=list)
+
+
+@dataclass(frozen=True)
+class NewChat:
+    record: Record
+    rtype: RecordType
+    chat_id: str
+    topic: str
+    members: list[Person]
+    note: ContextNote | None
+    finished: bool = True
+    problem: str = ""
+
+
+Announce = Callable[[ConversationRef, ContextNote], Awaitable[None]]
+
+
+class CollabService:
+    def __init__(self, chats: ChatService, gateway: ChatGateway, announce: Announce) -> None:
+        self.chats = chats
+        self.gateway = gateway
+        self.announce = announce  # posts the context card into a chat as the bot
+
+    async def join_view(self, ctx: ChatContext, type_name: str, key: str) -> ChatList:
+        """JOIN-02: the record's connected chats, each joinable or locked with the reason."""
+        base = await self.chats.chats_of_record(ctx, type_name, key)
+        user, settings = await self.chats.actor(ctx)
+        access = await self.chats.records.access(user, base.record)
+        rts = self.chats.type_settings(settings, base.rtype)
+        items = []
+        for chat in base.chats:
+            decision = rules.can_join(rts, access, connected=True)
+            member = await self._member_or_none(chat.chat_id, ctx.user_aad) if decision.allowed else None
+            items.append(ChatItem(chat.chat_id, chat.title, chat.connected_by, chat.connected_at,
+                                  chat.can_disconnect, member, decision.allowed, decision.reason))
+        return ChatList(base.record, base.rtype, items, join_view=True)
+
+    async def _member_or_none(self, chat_id: str, aad: str) -> bool | None:
+        try:
+            return await self.gateway.is_member(chat_id, aad)
+        except GatewayError:
+            return None  # unknown: the Join button stays and the join itself reports the problem
+
+    async def join(self, ctx: ChatContext, record_type: str, record_id: str, chat_id: str) -> str:
+        user, settings = await self.chats.actor(ctx)
+        rtype, record = await self.chats.resolve(record_type, record_id)
+        conn = await self.chats.connections.active(ctx.tenant_id, rtype.logical_name, record.id, chat_id)
+        access = await self.chats.records.access(user, record)
+        decision = rules.can_join(self.chats.type_settings(settings, rtype), access, conn is not None)
+        if not decision.allowed:
+            raise Refusal(f"The chat is locked: {decision.reason}.")
+        try:
+            if await self.gateway.is_member(chat_id, ctx.user_aad):
+                return "You're already in this chat; open it from your Teams chat list."
+            await self.gateway.add_member(chat_id, ctx.user_aad)
+        except GatewayError as exc:
+            raise Refusal(f"I couldn't add you to the chat: {exc} Press Join to try again.") from None
+        await self.chats.audit.append("join", ctx.tenant_id, user.id, rtype.logical_name, record.id, chat_id, now())
+        title = conn.chat_title if conn and conn.chat_title else "the chat"
+        return f"You've been added to {title} with its whole history. Open it from your Teams chat list."
+
+    async def new_chat(self, ctx: ChatContext, type_name: str, key: str, people: Sequence[User],
+                       topic: str | None) -> NewChat:
+        """NEW-01..03: create the group chat, install the bot, connect it, post the context card."""
+        user, settings = await self.chats.actor(ctx)
+        rtype, record = await self.chats.resolve(type_name, key)
+        rts = settings.for_type(rtype.logical_name)
+        if rts is None:
+            raise Refusal(f"Chats can't be connected to {rtype.display_name.lower()} records: "
+                          "your administrator hasn't turned that record type on.")
+        await self.chats.readable(user, record, rtype)
+        others = _dedupe([p for p in people if p.aad_object_id != user.aad_object_id])
+        if not others:
+            raise Refusal("Add at least one colleague: `new case CAS-01001 with @Megan`.")
+        if len(others) + 1 > rules.CHAT_MAX_MEMBERS:
+            raise Refusal(f"A Teams group chat can have at most {rules.CHAT_MAX_MEMBERS} people.")
+        title = rules.chat_topic(topic, rts.auto_name, record, [p.name for p in [user, *others]])
+        try:
+            chat_id = await self.gateway.create_chat(title, [user.aad_object_id, *(p.aad_object_id for p in others)])
+        except GatewayError as exc:
+            raise Refusal(f"I couldn't create the chat: {exc}") from None
+        result = NewChat(record, rtype, chat_id, title, [Person(p) for p in [user, *others]], None)
+        return await self.finish(ctx, result, user)
+
+    async def finish(self, ctx: ChatContext, chat: NewChat, user: User) -> NewChat:
+        """Install the bot and connect; a failure is reported with the chat id so the agent can finish later."""
+        try:
+            await self.gateway.install_app(chat.chat_id)
+        except GatewayError as exc:
+            return _unfinished(chat, f"the chat was created but I couldn't be added to it ({exc})")
+        at = now()
+        ref = ConversationRef(ctx.service_url, chat.chat_id, ctx.tenant_id, ctx.bot_id)
+        await self.chats.connections.save_conversation(ref, chat.topic)
+        conn, created = await self.chats.connections.connect(ctx.tenant_id, chat.rtype.logical_name, chat.record.id,
+                                                             chat.chat_id, user.id, at, chat.topic)
+        note = None
+        if created:
+            await self.chats.audit.append("connect", ctx.tenant_id, user.id, chat.rtype.logical_name,
+                                          chat.record.id, chat.chat_id, at, "new chat")
+            settings, _ = await self.chats.settings.load()
+            if settings.timeline_sync:
+                await self.chats.records.add_timeline_chat(chat.record, chat.chat_id, user, at)
+                await self.chats.connections.mark_synced(conn.id)
+            rts = settings.for_type(chat.rtype.logical_name)
+            note = self.chats.note(chat.rtype, rts, chat.record) if rts and rts.include_note else None
+            if note:
+                try:
+                    await self.announce(ref, note)
+                except DeliveryError as exc:
+                    return _unfinished(chat, f"the chat is connected but its context card was not posted ({exc})")
+        presence = await self._presence([p.user.aad_object_id for p in chat.members])
+        members = [Person(p.user, presence.get(p.user.aad_object_id, "")) for p in chat.members]
+        return NewChat(chat.record, chat.rtype, chat.chat_id, chat.topic, members, note)
+
+    async def suggest(self, ctx: ChatContext, type_name: str, key: str, only: str | None = None) -> Suggestions:
+        """SUG-01..03: people per rule in the admin's order, licensed for Teams, with presence."""
+        user, settings = await self.chats.actor(ctx)
+        rtype, record = await self.chats.resolve(type_name, key)
+        await self.chats.readable(user, record, rtype)
+        rts = self.chats.type_settings(settings, rtype)
+        seen = {user.id}
+        raw: list[tuple[str, list[User]]] = []
+        for rule in rts.contact_rules[:10]:
+            people = [p for p in await self._candidates(ctx, rule, record) if p.id not in seen and not p.disabled]
+            seen.update(p.id for p in people)
+            raw.append((rule.name, people))
+        licensed = await self._licensed([p.aad_object_id for _, people in raw for p in people])
+        sections = []
+        for name, people in raw:
+            people = [p for p in people if p.aad_object_id in licensed]
+            if people and (only is None or only == name):
+                cap = len(people) if only else PER_SECTION
+                sections.append((name, people[:cap], max(0, len(people) - cap)))
+        presence = await self._presence([p.aad_object_id for _, people, _ in sections for p in people])
+        return Suggestions(record, rtype, [Section(n, [Person(p, presence.get(p.aad_object_id, "")) for p in ps], m)
+                                           for n, ps, m in sections])
+
+    async def _candidates(self, ctx: ChatContext, rule: ContactRule, record: Record) -> list[User]:
+        src = self.chats.records
+        owner = record.owner
+        if rule.kind == "owner" and owner and owner.kind == "systemuser":
+            return _some([await src.user(owner.id)])
+        if rule.kind in ("team_admin", "team_members") and owner and owner.kind == "team":
+            team = await src.team(owner.id)
+            if team is None:
+                return []
+            ids = [team.administrator] if rule.kind == "team_admin" and team.administrator else \
+                list(team.members) if rule.kind == "team_members" else []
+            return _some([await src.user(i) for i in ids])
+        if rule.kind == "connectors":
+            history = await self.chats.connections.for_record(ctx.tenant_id, record.type, record.id, True)
+            ids = list(dict.fromkeys(c.connected_by for c in reversed(history)))
+            return _some([await src.user(i) for i in ids])
+        if rule.kind == "lookup" and rule.path:
+            return _some([await src.lookup_user(record, rule.path[:10])])
+        return []
+
+    async def _licensed(self, ids: list[str]) -> set[str]:
+        if not ids:
+            return set()
+        try:
+            return await self.gateway.licensed(list(dict.fromkeys(ids)))
+        except GatewayError:
+            return set(ids)  # Graph unavailable: suggest anyway rather than show nobody
+
+    async def _presence(self, ids: list[str]) -> dict[str, str]:
+        if not ids:
+            return {}
+        try:
+            return await self.gateway.presence(list(dict.fromkeys(ids)))
+        except GatewayError:
+            return {}
+
+
+def _some(users: Sequence[User | None]) -> list[User]:
+    return [u for u in users if u is not None]
+
+
+def _dedupe(users: Sequence[User]) -> list[User]:
+    return list({u.aad_object_id: u for u in users}.values())
+
+
+def _unfinished(chat: NewChat, problem: str) -> NewChat:
+    return NewChat(chat.record, chat.rtype, chat.chat_id, chat.topic, chat.members, chat.note, False, problem)

@@ -1,0 +1,19 @@
+"""Microsoft Graph adapter. `from graph import GraphGateway` imports msgraph-sdk (slow) only when first used."""
+from __future__ import annotations
+
+from typing import TYPE_CHECKING, Any
+
+from graph.policy import GraphError, budget
+
+if TYPE_CHECKING:
+    from graph.gateway import GraphGateway
+
+__all__ = ["GraphError", "GraphGateway", "budget"]
+
+
+def __getattr__(name: str) -> Any:
+    if name == "GraphGateway":
+        from graph.gateway import GraphGateway
+
+        return GraphGateway
+    raise AttributeError(f"module 'graph' has no attribute {name!r}")

@@ -1,0 +1,233 @@
+"""Dataverse as the record source: live records, views, users, roles and access over the Web API v9.2.
+
+Behaves like records.local.LocalRecordSource through domain.ports.RecordSource; nothing above it knows which
+source is in use. Metadata and views are cached (they change rarely); users and privileges briefly.
+"""
+from __future__ import annotations
+
+import asyncio
+import uuid
+from collections.abc import Sequence
+from datetime import datetime
+from typing import Any
+
+from domain.model import Access, ChangeEvent, Record, RecordType, Team, User, View
+from domain.settings import OUT_OF_BOX_TYPES
+from records.dataverse_http import DataverseClient, TokenSource, odata_string
+from records.dataverse_meta import (
+    ATTRIBUTE_SELECT,
+    ENTITY_SELECT,
+    LOOKUP_TYPES,
+    OPTION_CASTS,
+    PUBLIC_VIEW,
+    QUICK_FIND,
+    CatalogEntry,
+    TtlCache,
+    TypeMeta,
+    build_type,
+    label,
+    parse_catalog,
+    parse_views,
+)
+from records.dataverse_people import People
+from records.dataverse_rows import column_of, display, guid, lookup_ref, to_api_value, to_record
+from records.dataverse_timeline import Timeline
+
+METADATA_TTL = 900.0
+PEOPLE_TTL = 60.0
+CASE_CARD_VIEW = "Case introduction message"
+
+
+class DataverseRecordSource:
+    def __init__(self, org_url: str, token: TokenSource | None, types: Sequence[str] = OUT_OF_BOX_TYPES, *,
+                 metadata_ttl: float = METADATA_TTL, people_ttl: float = PEOPLE_TTL, **client_options: Any) -> None:
+        self.org_url = org_url.rstrip("/")
+        self.client = DataverseClient(self.org_url, token, **client_options)
+        self._known: list[str] = list(dict.fromkeys(t.lower() for t in types))
+        self._meta = TtlCache(metadata_ttl)
+        self._people = People(self.client, people_ttl)
+        self._timeline = Timeline(self.client)
+
+    @property
+    def configured_types(self) -> tuple[str, ...]:
+        """Tables listed by record_types(); record_type() finds any other table the CRM has by name."""
+        return tuple(self._known)
+
+    async def close(self) -> None:
+        await self.client.close()
+
+    # -- record types and views ---------------------------------------------------------------------------
+
+    async def record_types(self) -> Sequence[RecordType]:
+        metas = await asyncio.gather(*(self._type_meta(t) for t in self._known))
+        return [m.record_type for m in metas if m is not None]
+
+    async def record_type(self, name: str) -> RecordType | None:
+        wanted = name.strip().lower()
+        if not wanted:
+            return None
+        # Configured types win, so "case" is the incident even if another table is labelled "Case"; the
+        # (large) catalog of all tables is read only for names the configured types do not know.
+        for rt in await self.record_types():
+            if wanted in rt.names():
+                return rt
+        catalog = await self._catalog()
+        entry = next((e for e in catalog.values() if wanted in e.names()), None)
+        meta = await self._type_meta(entry.logical_name) if entry else None
+        return meta.record_type if meta else None
+
+    async def views(self, record_type: str) -> Sequence[View]:
+        meta = await self._type_meta(record_type)
+        return meta.record_type.views if meta else ()
+
+    # -- records ------------------------------------------------------------------------------------------
+
+    async def get_record(self, record_type: str, key: str) -> Record | None:
+        meta = await self._type_meta(record_type)
+        key = key.strip()
+        if meta is None or not key:
+            return None
+        params = {"$select": ",".join(meta.select())}
+        row = None
+        if rid := guid(key):
+            row = await self.client.get(f"{meta.entity_set}({rid})", params)
+        number = meta.record_type.number
+        if row is None and number:
+            if number in meta.key_columns:
+                row = await self.client.get(f"{meta.entity_set}({number}={odata_string(key)})", params)
+            else:
+                body = await self.client.get(meta.entity_set, {
+                    **params, "$filter": f"{number} eq {odata_string(key)}", "$top": "2"})
+                rows = (body or {}).get("value") or []
+                row = rows[0] if len(rows) == 1 else None  # an ambiguous number matches nothing
+        return to_record(meta, row, self.org_url) if row else None
+
+    async def update_record(self, user: User, record: Record, attribute: str, value: str) -> ChangeEvent:
+        meta = await self._require(record.type)
+        new_value = to_api_value(meta, attribute, value)
+        column = column_of(meta, attribute)
+        rid = guid(record.id)
+        if rid is None:
+            raise LookupError(f"{record.id!r} is not a Dataverse record id.")
+        path = f"{meta.entity_set}({rid})"
+        before = await self.client.get(path, {"$select": column})
+        if before is None:
+            raise LookupError(f"{meta.record_type.display_name} {record.id} no longer exists.")
+        resp = await self.client.send("PATCH", path, {"$select": column}, body={attribute: new_value},
+                                      headers={"If-Match": "*", "Prefer": 'return=representation,'
+                                               'odata.include-annotations="*"'})
+        if resp.status == 404:
+            raise LookupError(f"{meta.record_type.display_name} {record.id} no longer exists.")
+        after = resp.body if isinstance(resp.body, dict) else await self.client.get(path, {"$select": column})
+        new_text = display(after or {}, column) or value
+        return ChangeEvent(event_id=f"dataverse:{uuid.uuid4()}", record_type=record.type, record_id=record.id,
+                           changed={attribute: (display(before, column), new_text)}, changed_by=user.name,
+                           changed_at=datetime.now().astimezone())
+
+    async def lookup_user(self, record: Record, path: Sequence[str]) -> User | None:
+        kind, rid = record.type, record.id
+        for step in path:
+            meta = await self._type_meta(kind)
+            attr = meta.record_type.attributes.get(step) if meta else None
+            if meta is None or attr is None or attr.type not in LOOKUP_TYPES or not guid(rid):
+                return None
+            row = await self.client.get(f"{meta.entity_set}({guid(rid)})", {"$select": f"_{step}_value"})
+            ref = lookup_ref(row or {}, step)
+            if ref is None:
+                return None
+            if ref[0] == "systemuser":
+                return await self._people.user(ref[1])
+            kind, rid = ref
+        return None
+
+    # -- people and access --------------------------------------------------------------------------------
+
+    async def user_by_aad(self, aad_object_id: str) -> User | None:
+        return await self._people.user_by_aad(aad_object_id)
+
+    async def user(self, user_id: str) -> User | None:
+        return await self._people.user(user_id)
+
+    async def users_by_email(self, emails: Sequence[str]) -> Sequence[User]:
+        return await self._people.users_by_email(emails)
+
+    async def team(self, team_id: str) -> Team | None:
+        return await self._people.team(team_id)
+
+    async def access(self, user: User, record: Record) -> Access:
+        meta = await self._type_meta(record.type)
+        return await self._people.access(user, meta.entity_set, record.id) if meta else "none"
+
+    async def privileges(self, user: User) -> frozenset[str]:
+        return await self._people.privileges(user)
+
+    # -- timeline -----------------------------------------------------------------------------------------
+
+    async def add_timeline_chat(self, record: Record, chat_id: str, linked_by: User, at: datetime) -> None:
+        meta = await self._require(record.type)
+        await self._timeline.add(record.type, meta.entity_set, record.id, record.name, chat_id, linked_by, at)
+
+    async def unlink_timeline_chat(self, record: Record, chat_id: str, at: datetime) -> None:
+        await self._timeline.unlink(record.id, chat_id, at)
+
+    async def touch_timeline_chat(self, record_type: str, record_id: str, chat_id: str,
+                                  sender: str, at: datetime) -> None:
+        await self._timeline.touch(record_id, chat_id, sender, at)
+
+    # -- metadata loading ---------------------------------------------------------------------------------
+
+    async def entity_set(self, record_type: str) -> str:
+        return (await self._require(record_type)).entity_set
+
+    async def _require(self, record_type: str) -> TypeMeta:
+        meta = await self._type_meta(record_type)
+        if meta is None:
+            raise LookupError(f"Dataverse has no table {record_type!r}.")
+        return meta
+
+    async def _catalog(self) -> dict[str, CatalogEntry]:
+        async def load() -> dict[str, CatalogEntry]:
+            body = await self.client.get("EntityDefinitions", {
+                "$select": "LogicalName,EntitySetName,DisplayName,DisplayCollectionName"})
+            return parse_catalog((body or {}).get("value") or [])
+
+        catalog: dict[str, CatalogEntry] = await self._meta.get("catalog", load)
+        return catalog
+
+    async def _type_meta(self, record_type: str) -> TypeMeta | None:
+        logical = record_type.strip().lower()
+        if not logical or "'" in logical:
+            return None
+
+        async def load() -> TypeMeta | None:
+            base = f"EntityDefinitions(LogicalName='{logical}')"
+            entity = await self.client.get(base, {
+                "$select": ENTITY_SELECT,
+                "$expand": f"Attributes($select={ATTRIBUTE_SELECT}),Keys($select=KeyAttributes)"})
+            if entity is None:
+                return None
+            lookups, *choices = await asyncio.gather(
+                self.client.get(f"{base}/Attributes/Microsoft.Dynamics.CRM.LookupAttributeMetadata",
+                                {"$select": "LogicalName,Targets"}),
+                *(self.client.get(f"{base}/Attributes/Microsoft.Dynamics.CRM.{cast}", {
+                    "$select": "LogicalName", "$expand": "OptionSet($select=Options)"}) for cast in OPTION_CASTS))
+            name = label(entity.get("DisplayName")) or logical
+            entry = CatalogEntry(logical, str(entity.get("EntitySetName") or ""), name,
+                                 label(entity.get("DisplayCollectionName")) or name)
+            return build_type(entity, entry, (lookups or {}).get("value") or [],
+                              [r for c in choices for r in (c or {}).get("value") or []],
+                              await self._views(logical))
+
+        meta: TypeMeta | None = await self._meta.get(("type", logical), load)
+        return meta
+
+    async def _views(self, logical: str) -> tuple[View, ...]:
+        body = await self.client.get("savedqueries", {
+            "$select": "savedqueryid,name,layoutxml,querytype",
+            # The out-of-box card view is asked for by name too, whatever query type the org gave it (CARD-06).
+            "$filter": f"returnedtypecode eq {odata_string(logical)} and statecode eq 0 and "
+                       f"(querytype eq {PUBLIC_VIEW} or querytype eq {QUICK_FIND} or "
+                       f"name eq {odata_string(CASE_CARD_VIEW)})",
+            "$orderby": "name"})
+        return parse_views((body or {}).get("value") or [])
+

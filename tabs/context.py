@@ -1,0 +1,25 @@
+"""The long-lived objects the tab endpoints use, stored on the aiohttp app under one typed key."""
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+from aiohttp import web
+
+from bots.connector import ConnectorClient
+from config import Config
+from domain.ports import ChatGateway
+from domain.service import ChatService
+from tabs.sso import Authenticator
+
+
+@dataclass
+class TabsContext:
+    config: Config
+    service: ChatService
+    connector: ConnectorClient
+    auth: Authenticator
+    # Graph, when wired: lets the record view check that the caller is in a chat before connecting it.
+    gateway: ChatGateway | None = None
+
+
+TABS = web.AppKey("tabs", TabsContext)

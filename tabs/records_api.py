@@ -1,0 +1,193 @@
+"""The record view's JSON: a record's connected chats with the caller's disconnect and join state, and
+connect/disconnect from outside a chat, enforcing the same rules as the bot (through ChatService)."""
+from __future__ import annotations
+
+import logging
+import re
+from typing import Any
+from urllib.parse import quote
+
+from aiohttp import web
+
+from bots import views
+from bots.connector import card_activity
+from cards.render import render
+from domain import rules
+from domain.collab import Announce, CollabService
+from domain.model import ConversationRef, Record, RecordType
+from domain.ports import DeliveryError, GatewayError
+from domain.results import ChatContext, ContextNote
+from tabs.context import TabsContext
+from tabs.http import ApiError, app_of, endpoint, json_body
+from tabs.sso import Principal
+
+log = logging.getLogger(__name__)
+# Teams group chats (meeting chats included) have ids like 19:<hex>@thread.v2; channels end in @thread.tacv2 or
+# @thread.skype and one-to-one chats start with a: or 8: - neither can be connected (CONN-01).
+GROUP_CHAT = re.compile(r"^19:[A-Za-z0-9_\-.]{1,200}@thread\.v2$")
+
+
+def context(who: Principal, app: str | None, chat_id: str = "", service_url: str = "", bot_id: str = "",
+            kind: str = "tab") -> ChatContext:
+    return ChatContext(tenant_id=who.tenant_id, conversation_id=chat_id, conversation_type=kind,
+                       user_aad=who.aad_object_id, user_name=who.name, service_url=service_url, bot_id=bot_id,
+                       app=app)
+
+
+def chat_link(chat_id: str) -> str:
+    return f"https://teams.microsoft.com/l/chat/{quote(chat_id, safe='')}/conversations"
+
+
+def bot_command(verb: str, rtype: RecordType, record: Record) -> str:
+    return f"{verb} {rtype.display_name.lower()} {record.number or record.id}"
+
+
+async def connections(tabs: TabsContext, who: Principal, type_name: str, key: str,
+                      app: str | None) -> dict[str, Any]:
+    """Everything the record view shows; raises Refusal (403) or ApiError (404)."""
+    service = tabs.service
+    user, settings = await service.actor(context(who, app))
+    rtype, record = await _resolve(tabs, type_name, key)
+    access = await service.readable(user, record, rtype)
+    rts = service.type_settings(settings, rtype)
+    chats = []
+    for conn in await service.connections.for_record(who.tenant_id, rtype.logical_name, record.id):
+        decision = await service.disconnect_decision(user, settings, rtype, record, conn)
+        join = rules.can_join(rts, access, connected=True)
+        by = await service.records.user(conn.connected_by)
+        chats.append({"chat_id": conn.chat_id, "title": conn.chat_title or "Group chat",
+                      "connected_by": by.name if by else conn.connected_by,
+                      "connected_at": conn.connected_at.isoformat(),
+                      "can_disconnect": decision.allowed, "disconnect_reason": decision.reason,
+                      "can_join": join.allowed, "join_reason": join.reason or "you can join this chat",
+                      "is_member": await _member(tabs, conn.chat_id, who) if join.allowed else None,
+                      "open_url": chat_link(conn.chat_id)})
+    enabled = settings.for_type(rtype.logical_name) is not None
+    return {
+        "record": {"type": rtype.logical_name, "type_label": rtype.display_name, "id": record.id,
+                   "name": record.name, "number": record.number, "url": record.url},
+        "access": access, "app": app, "chats": chats,
+        "join_enabled": rts.join_chat,
+        "join_available": tabs.gateway is not None,
+        "connect_allowed": enabled,
+        "connect_reason": "" if enabled else (f"Chats can't be connected to {rtype.display_name.lower()} records: "
+                                               "your administrator hasn't turned that record type on."),
+        "connect_command": bot_command("connect", rtype, record),
+        "join_command": bot_command("join", rtype, record),
+    }
+
+
+async def _member(tabs: TabsContext, chat_id: str, who: Principal) -> bool | None:
+    """Whether the caller is in the chat; None when unknown (no Graph, or Graph failed)."""
+    if tabs.gateway is None:
+        return None
+    try:
+        return await tabs.gateway.is_member(chat_id, who.aad_object_id)
+    except GatewayError:
+        return None
+
+
+async def _resolve(tabs: TabsContext, type_name: str, key: str) -> tuple[RecordType, Record]:
+    rtype = await tabs.service.records.record_type(type_name)
+    record = await tabs.service.records.get_record(rtype.logical_name, key) if rtype else None
+    if rtype is None or record is None:
+        raise ApiError(404, f"no {type_name} record {key!r} was found")
+    return rtype, record
+
+
+@endpoint()
+async def get_connections(request: web.Request, tabs: TabsContext, who: Principal) -> web.Response:
+    info = request.match_info
+    return web.json_response(await connections(tabs, who, info["type"], info["key"], app_of(request)))
+
+
+async def _chat_id(request: web.Request) -> str:
+    body = await json_body(request)
+    chat = body.get("chatId") if isinstance(body, dict) else None
+    if not isinstance(chat, str) or not chat.strip():
+        raise ApiError(400, 'send {"chatId": "19:...@thread.v2"}', "chatId")
+    return chat.strip()
+
+
+@endpoint()
+async def connect(request: web.Request, tabs: TabsContext, who: Principal) -> web.Response:
+    chat, app = await _chat_id(request), app_of(request)
+    if not GROUP_CHAT.match(chat):
+        raise ApiError(400, "only group chats can be connected (their ids look like 19:...@thread.v2); "
+                            "channels and one-to-one chats cannot", "chatId")
+    ref = await tabs.service.connections.conversation(who.tenant_id, chat)
+    if ref is None:
+        raise ApiError(409, "the bot is not in that chat: add the Connected Chats app to the chat first, "
+                            "or type the connect command there", "chatId")
+    await _require_member(tabs, who, chat)
+    ctx = context(who, app, chat, ref.service_url, ref.bot_id, kind="groupChat")
+    result = await tabs.service.connect(ctx, request.match_info["type"], request.match_info["key"])
+    cards = [r.card for r in views.connected(result) if r.card] if result.created else []
+    posted = await _post(tabs, ref, cards) if cards else False
+    return web.json_response({"created": result.created, "chat_id": chat, "posted": posted},
+                             status=201 if result.created else 200)
+
+
+async def _require_member(tabs: TabsContext, who: Principal, chat: str) -> None:
+    """Connecting from outside a chat must not let anyone connect a chat they are not in."""
+    if tabs.gateway is None:
+        if tabs.config.local_mode:
+            return  # local mode trusts every caller, as the bot does without an app id
+        raise ApiError(409, "this server cannot check chat membership (Microsoft Graph is not configured): "
+                            "connect the chat from inside it with the connect command")
+    try:
+        member = await tabs.gateway.is_member(chat, who.aad_object_id)
+    except GatewayError as exc:
+        raise ApiError(502, f"could not check that you are in the chat: {exc}") from None
+    if not member:
+        raise ApiError(403, "you can only connect chats you are a member of", "chatId")
+
+
+@endpoint()
+async def disconnect(request: web.Request, tabs: TabsContext, who: Principal) -> web.Response:
+    chat, app = await _chat_id(request), app_of(request)
+    user, _ = await tabs.service.actor(context(who, app))
+    rtype, record = await _resolve(tabs, request.match_info["type"], request.match_info["key"])
+    if await tabs.service.connections.active(who.tenant_id, rtype.logical_name, record.id, chat) is None:
+        raise ApiError(409, f"that chat isn't connected to {rtype.display_name.lower()} {record.name!r}", "chatId")
+    result = await tabs.service.disconnect(context(who, app), rtype.logical_name, record.id, chat_id=chat)
+    ref = await tabs.service.connections.conversation(who.tenant_id, chat)
+    posted = await _post(tabs, ref, [views.disconnected_card(result)]) if ref else False
+    return web.json_response({"disconnected": True, "chat_id": chat, "posted": posted, "by": user.name})
+
+
+@endpoint()
+async def join(request: web.Request, tabs: TabsContext, who: Principal) -> web.Response:
+    """JOIN-01/03: add the caller to a connected chat with its whole history (needs Microsoft Graph)."""
+    chat, app = await _chat_id(request), app_of(request)
+    if tabs.gateway is None:
+        raise ApiError(409, "joining needs Microsoft Graph, which this server is not configured for")
+    collab = CollabService(tabs.service, tabs.gateway, _announce(tabs))
+    rtype, record = await _resolve(tabs, request.match_info["type"], request.match_info["key"])
+    message = await collab.join(context(who, app), rtype.logical_name, record.id, chat)
+    return web.json_response({"chat_id": chat, "message": message})
+
+
+def _announce(tabs: TabsContext) -> Announce:
+    async def announce(ref: ConversationRef, note: ContextNote) -> None:
+        await tabs.connector.post(ref, render("context", note=note))
+    return announce
+
+
+async def _post(tabs: TabsContext, ref: ConversationRef, cards: list[dict[str, Any]]) -> bool:
+    """Tell the chat what happened, as the bot would; the change stands even if Teams cannot be reached."""
+    try:
+        for card in cards:
+            await tabs.connector.send(ref.service_url, ref.conversation_id, card_activity(card))
+    except DeliveryError as exc:
+        log.warning("could not post into chat %s: %s", ref.conversation_id, exc)
+        return False
+    return True
+
+
+def routes(app: web.Application) -> None:
+    base = "/api/records/{type}/{key}"
+    app.router.add_get(base + "/connections", get_connections)
+    app.router.add_post(base + "/connect", connect)
+    app.router.add_post(base + "/disconnect", disconnect)
+    app.router.add_post(base + "/join", join)

@@ -1,0 +1,218 @@
+// Connected Chats settings page: toggles, the five-attribute limit, rules, "Add record type", save with If-Match.
+// Uses the helpers admin.js exposes on window.connectedChats.
+(() => {
+  "use strict";
+  const { $, $$, call, problemOf, say, pages, reload } = window.connectedChats;
+  const MAX_WATCHED = 5;
+  const MAX_RULES = 10;
+
+  function setupType(panel) {
+    const view = $("[data-key=view]", panel);
+    const showView = () => {
+      $$(".view-preview", panel).forEach((p) => {
+        p.hidden = view.value ? p.dataset.view !== view.value : !("default" in p.dataset);
+      });
+    };
+    view.addEventListener("change", showView);
+    showView();
+    const notify = $("[data-key=notify]", panel);
+    const attrs = $("fieldset.attributes", panel);
+    const limit = () => {
+      const boxes = $$("input[data-watch]", panel);
+      const picked = boxes.filter((b) => b.checked).length;
+      boxes.forEach((b) => { if (!("unsupported" in b.dataset)) b.disabled = !b.checked && picked >= MAX_WATCHED; });
+      say($("[data-limit-status]", panel), picked >= MAX_WATCHED
+        ? `${picked} of ${MAX_WATCHED} picked: that is the most you can pick.` : `${picked} of ${MAX_WATCHED} picked.`, "hint");
+    };
+    notify.addEventListener("change", () => { attrs.disabled = !notify.checked; });
+    panel.addEventListener("change", (e) => {
+      if (e.target.matches("input[data-watch]")) limit();
+      if (e.target.matches("[data-key=enabled]")) {
+        const badge = $("[data-badge]", panel);
+        badge.textContent = e.target.checked ? "On" : "Off";
+        badge.className = "badge " + (e.target.checked ? "on" : "off");
+      }
+      if (e.target.matches(".rule [data-key=kind]")) {
+        $(".path", e.target.closest(".rule")).hidden = e.target.value !== "lookup";
+      }
+    });
+    limit();
+    const list = $(".rule-list", panel);
+    const addRule = $("[data-act=add-rule]", panel);
+    const ruleCount = () => { addRule.disabled = list.children.length >= MAX_RULES; };
+    panel.addEventListener("click", (e) => {
+      const btn = e.target.closest("button[data-act]");
+      if (!btn) return;
+      const row = btn.closest(".rule");
+      if (btn.dataset.act === "add-rule") {
+        list.appendChild($("template[data-rule-template]", panel).content.cloneNode(true));
+        $("input[data-key=name]", list.lastElementChild).focus();
+      } else if (btn.dataset.act === "up" && row.previousElementSibling) {
+        list.insertBefore(row, row.previousElementSibling); btn.focus();
+      } else if (btn.dataset.act === "down" && row.nextElementSibling) {
+        list.insertBefore(row.nextElementSibling, row); btn.focus();
+      } else if (btn.dataset.act === "remove") {
+        row.remove(); addRule.focus();
+      }
+      ruleCount();
+    });
+    ruleCount();
+  }
+
+  function typeSettings(panel, base) {
+    const on = (key) => $(`[data-key=${key}]`, panel).checked;
+    return {
+      ...base,
+      enabled: on("enabled"), auto_name: on("auto_name"), include_note: on("include_note"),
+      view: $("[data-key=view]", panel).value || null,
+      owner_can_disconnect: on("owner_can_disconnect"), connector_can_disconnect: on("connector_can_disconnect"),
+      join_chat: on("join_chat"), notify: on("notify"),
+      watched: $$("input[data-watch]:checked", panel).map((b) => b.value),
+      contact_rules: $$(".rule", panel).map((r) => {
+        const kind = $("[data-key=kind]", r).value;
+        const path = $("[data-key=path]", r).value.split(/[.,>\s]+/).filter(Boolean);
+        return { name: $("[data-key=name]", r).value.trim(), kind, path: kind === "lookup" ? path : [] };
+      }),
+    };
+  }
+
+  function collect(form) {
+    const base = JSON.parse($("#settings-data", form).textContent);
+    const members = {};
+    const profiles = {};
+    $$("#profile-rows .profile", form).forEach((row) => {
+      const name = $("[data-key=name]", row).value.trim();
+      if (!name) return;
+      profiles[name] = $("[data-key=on]", row).checked;
+      const ids = $("[data-key=members]", row).value.split(/[,;\s]+/).filter(Boolean);
+      if (ids.length) members[name] = ids;
+    });
+    // Only the types shown: a configured type the record source no longer knows is dropped (no new chats).
+    const types = {};
+    $$("details.rtype", form).forEach((panel) => {
+      types[panel.dataset.type] = typeSettings(panel, base.record_types[panel.dataset.type] || {});
+    });
+    return {
+      ...base,
+      teams_chat_enabled: $("#teams_chat_enabled", form).checked,
+      all_apps: $("#all_apps-yes", form).checked,
+      known_apps: $$("input[data-app]", form).map((b) => b.value),
+      enabled_apps: $$("input[data-app]:checked", form).map((b) => b.value),
+      profiles, profile_members: members,
+      disconnect_roles: $$("input[data-role]:checked", form).map((b) => b.value),
+      timeline_sync: $("#timeline_sync", form).checked,
+      record_types: types,
+    };
+  }
+
+  function pointAt(form, field) {
+    $$("[aria-invalid=true]", form).forEach((el) => el.removeAttribute("aria-invalid"));
+    let path = field || "";
+    let el = null;
+    while (path && !(el = form.querySelector(`[data-field="${CSS.escape(path)}"]`))) {
+      path = path.replace(/(\[\d+\]|\.[^.[]*)$/, "");
+    }
+    if (!el) return;
+    el.setAttribute("aria-invalid", "true");
+    const details = el.closest("details");
+    if (details) details.open = true;
+    el.scrollIntoView({ block: "center" });
+    const focusable = el.matches("input, select, button") ? el : $("input, select, button", el);
+    if (focusable) focusable.focus();
+  }
+
+  function addCheck(container, attr, value) {
+    const label = document.createElement("label");
+    label.className = "check";
+    const box = document.createElement("input");
+    box.type = "checkbox";
+    box.setAttribute(attr, "");
+    box.value = value;
+    box.checked = true;
+    label.append(box, " " + value);
+    container.appendChild(label);
+  }
+
+  async function addType(form, status) {
+    const select = $("#add-type", form);
+    const name = select.value;
+    if (!name) return;
+    const resp = await call("/tabs/admin/type?type=" + encodeURIComponent(name));
+    if (!resp.ok) { say(status, (await problemOf(resp)).error, "bad"); return; }
+    const holder = document.createElement("div");
+    holder.innerHTML = await resp.text();
+    const panel = holder.firstElementChild;
+    $("#type-list", form).appendChild(panel);
+    setupType(panel);
+    select.querySelector(`option[value="${CSS.escape(name)}"]`).remove();
+    if (!select.options.length) $("#add-type-row", form).hidden = true;
+    $("summary", panel).focus();
+    say(status, `${$(".name", panel).textContent} added. Save to keep it.`, "");
+  }
+
+  function setupAdmin(root) {
+    const form = $("#settings-form", root);
+    if (!form) return;
+    const status = $("#save-status", form);
+    $$("details.rtype", form).forEach(setupType);
+    const syncApps = () => {
+      const all = $("#all_apps-yes", form).checked;
+      $$("input[data-app]", form).forEach((b) => { b.disabled = all; });
+    };
+    $$("input[name=all_apps]", form).forEach((r) => r.addEventListener("change", syncApps));
+    form.addEventListener("input", () => say(status, "Unsaved changes.", ""));
+    form.addEventListener("click", async (e) => {
+      const btn = e.target.closest("button[data-act]");
+      if (!btn) return;
+      const act = btn.dataset.act;
+      if (act === "add-app" || act === "add-role") {
+        const input = $(act === "add-app" ? "#new-app" : "#new-role", form);
+        const value = input.value.trim();
+        const list = $(act === "add-app" ? "#app-list" : "#role-list", form);
+        const attr = act === "add-app" ? "data-app" : "data-role";
+        if (value && !$$(`input[${attr}]`, list).some((b) => b.value === value)) addCheck(list, attr, value);
+        input.value = "";
+        syncApps();
+      } else if (act === "add-profile") {
+        $("#profile-rows", form).appendChild($("#profile-template", form).content.cloneNode(true));
+        $("#profile-rows tr:last-child input", form).focus();
+      } else if (act === "remove-row") {
+        btn.closest("tr").remove();
+      } else if (act === "add-type") {
+        await addType(form, status);
+      } else if (act === "reload") {
+        await reload();
+      }
+    });
+    form.addEventListener("submit", async (e) => {
+      e.preventDefault();
+      const save = $("#save", form);
+      save.disabled = true;
+      say(status, "Saving…", "");
+      try {
+        const resp = await call("/api/settings", {
+          method: "PUT", body: JSON.stringify(collect(form)),
+          headers: { "Content-Type": "application/json", "If-Match": `"${form.dataset.etag}"` },
+        });
+        if (resp.ok) {
+          form.dataset.etag = (resp.headers.get("ETag") || "").replace(/^W\//, "").replace(/"/g, "");
+          $("#settings-data", form).textContent = JSON.stringify(await resp.json());
+          $$("[aria-invalid=true]", form).forEach((el) => el.removeAttribute("aria-invalid"));
+          say(status, "Saved. The bot uses the new settings now.", "good");
+          return;
+        }
+        const p = await problemOf(resp);
+        if (resp.status === 412) {
+          say(status, "Someone else saved these settings after you opened them. Discard your changes to load theirs, then make your change again.", "bad");
+        } else {
+          say(status, `Not saved: ${p.error}`, "bad");
+          pointAt(form, p.field);
+        }
+      } finally {
+        save.disabled = false;
+      }
+    });
+  }
+
+  pages.admin = setupAdmin;
+})();

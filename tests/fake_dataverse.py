@@ -1,0 +1,289 @@
+"""A small fake Dataverse Web API v9.2 for tests: an aiohttp server on 127.0.0.1, port 0, seeded from a local
+directory JSON (see fake_dataverse_seed.guid_directory) so it holds the same data as the local record source.
+
+It answers the documented OData shapes the Dataverse record source uses: rows by id, by alternate key or
+$filter, always honouring $select; formatted values and lookup annotations only when asked for with
+`Prefer: odata.include-annotations="*"`; EntityDefinitions with attribute casts and option sets; savedqueries
+with layoutxml; systemusers/teams/roles with their N:N expansions; RetrievePrincipalAccess and
+RetrieveUserPrivileges; PATCH (If-Match: * means "no upsert") and POST; 404 for unknown rows.
+
+    async with FakeDataverse(data) as dv:
+        dv.throttle(2, retry_after="0.1")    # the next two requests get 429 + Retry-After
+        dv.fail(1, 503)                      # the next request gets 503
+        dv.set_access(user_id, "incident", record_id, "ReadAccess")
+        dv.grant_team_role(team_id, "CSR Manager")
+        dv.refuse_columns("chat", "linkedby", "linkedon")  # platform-managed columns: writes get 400
+        ... dv.url, dv.requests, dv.calls("GET", "EntityDefinitions"), dv.rows("chat") ...
+"""
+from __future__ import annotations
+
+import json
+import re
+import uuid
+from dataclasses import dataclass
+from functools import partial
+from typing import Any
+
+from aiohttp import web
+
+from tests.fake_dataverse_meta import answer as metadata
+from tests.fake_dataverse_odata import ODataError, parse_expand, parse_filter, serialize
+from tests.fake_dataverse_security import Security
+from tests.fake_dataverse_seed import LOOKUPS, Ref, Table, add_view, seed_tables
+
+API = "/api/data/v9.2/"
+SEGMENT = re.compile(r"^(?P<name>[\w.]+)(?:\((?P<key>.*)\))?$")
+GUID = re.compile(r"^[0-9a-fA-F]{8}-[0-9a-fA-F]{4}-[0-9a-fA-F]{4}-[0-9a-fA-F]{4}-[0-9a-fA-F]{12}$")
+
+
+@dataclass
+class Recorded:
+    method: str
+    path: str  # relative to /api/data/v9.2/, e.g. incidents(5b8f...)
+    query: dict[str, str]
+    headers: dict[str, str]  # lower-cased names
+    json: Any
+
+
+class FakeDataverse:
+    def __init__(self, data: dict[str, Any], token: str | None = None,
+                 alternate_keys: dict[str, list[str]] | None = None) -> None:
+        self.tables, self._rows = seed_tables(data)
+        # The work order's number doubles as an alternate key, so reads by number take both documented paths.
+        for logical, columns in (alternate_keys if alternate_keys is not None
+                                 else {"msdyn_workorder": ["msdyn_name"]}).items():
+            self.tables[logical].keys.append(columns)
+        self.by_set = {t.entity_set: t for t in self.tables.values()}
+        self.token = token
+        self.requests: list[Recorded] = []
+        self._failures: list[tuple[int, str | None]] = []
+        self._refused: dict[str, set[str]] = {}
+        self.security = Security(data)
+        self._runner: web.AppRunner | None = None
+        self.url = ""
+
+    async def __aenter__(self) -> FakeDataverse:
+        app = web.Application()
+        app.router.add_route("*", API + "{tail:.*}", self._handle)
+        self._runner = web.AppRunner(app)
+        await self._runner.setup()
+        site = web.TCPSite(self._runner, "127.0.0.1", 0)
+        await site.start()
+        port = site._server.sockets[0].getsockname()[1]  # type: ignore[union-attr]
+        self.url = f"http://127.0.0.1:{port}"
+        return self
+
+    async def __aexit__(self, *exc: object) -> None:
+        if self._runner:
+            await self._runner.cleanup()
+
+    # -- test knobs -----------------------------------------------------------------------------------------
+
+    def throttle(self, count: int, retry_after: str | None = "1") -> None:
+        """The next `count` requests get 429 (service protection limit) with this Retry-After."""
+        self.fail(count, 429, retry_after)
+
+    def fail(self, count: int, status: int, retry_after: str | None = None) -> None:
+        self._failures = [(status, retry_after)] * count
+
+    def refuse_columns(self, logical: str, *columns: str) -> None:
+        """Writes to these columns get 400, like platform-managed columns (IsValidForCreate false)."""
+        self._refused.setdefault(logical, set()).update(columns)
+
+    def remove(self, logical: str, row_id: str) -> None:
+        del self._rows[logical][row_id]
+
+    def set_access(self, user_id: str, record_type: str, record_id: str, rights: str) -> None:
+        self.security.overrides[(user_id, record_type, record_id)] = rights
+
+    def grant_team_role(self, team_id: str, role: str) -> None:
+        self.security.team_roles[team_id].append(self.security.role_id[role])
+
+    def add_view(self, record_type: str, name: str, columns: list[str], querytype: int = 0) -> None:
+        add_view(self._rows, self.tables[record_type], name, columns, querytype)
+
+    def rows(self, logical: str) -> list[dict[str, Any]]:
+        return list(self._rows[logical].values())
+
+    def calls(self, method: str | None = None, prefix: str = "") -> list[Recorded]:
+        return [r for r in self.requests if (method is None or r.method == method) and r.path.startswith(prefix)]
+
+    # -- HTTP -----------------------------------------------------------------------------------------------
+
+    async def _handle(self, request: web.Request) -> web.StreamResponse:
+        body = await request.json() if request.can_read_body else None
+        tail = request.match_info["tail"]
+        self.requests.append(Recorded(request.method, tail, dict(request.query),
+                                      {k.lower(): v for k, v in request.headers.items()}, body))
+        if self._failures:
+            status, retry_after = self._failures.pop(0)
+            message = ("Number of requests exceeded the limit of 6000 over time window of 300 seconds."
+                       if status == 429 else "The service is temporarily unavailable.")
+            return _error(status, "0x80072322" if status == 429 else "0x80040216", message,
+                          {"Retry-After": retry_after} if retry_after is not None else {})
+        if self.token and request.headers.get("Authorization") != f"Bearer {self.token}":
+            return _error(401, "0x80040220", "Unauthorized", {"WWW-Authenticate": "Bearer"})
+        try:
+            return await self._dispatch(request, tail, body)
+        except ODataError as exc:
+            return _error(exc.status, exc.code, exc.message)
+
+    async def _dispatch(self, request: web.Request, tail: str, body: Any) -> web.StreamResponse:
+        segments = tail.split("/")
+        first = SEGMENT.match(segments[0])
+        if not first:
+            raise ODataError(400, f"Bad Request - Error in query syntax: '{segments[0]}'.")
+        name, key, query = first["name"], first["key"], dict(request.query)
+        annotate = "odata.include-annotations" in request.headers.get("Prefer", "")
+        if name == "EntityDefinitions":
+            return web.json_response(metadata(self.tables, segments, key, query))
+        table = self.by_set.get(name)
+        if table is None:
+            raise ODataError(404, f"Resource not found for the segment '{name}'.")
+        if len(segments) > 1:
+            return web.json_response(self._function(table, key, segments[1:], query))
+        if request.method == "GET" and key is None:
+            return web.json_response(self._query(table, query, annotate))
+        if request.method == "POST" and key is None:
+            return self._create(table, body or {}, request.headers.get("Prefer", ""))
+        if key is None:
+            raise ODataError(405, f"{request.method} needs a row key.")
+        row_id = self._key(table, key)
+        row = self._rows[table.logical].get(row_id) if row_id else None
+        if request.method == "PATCH":
+            return self._update(table, row_id, row, body or {}, request, annotate)
+        if row is None:
+            raise ODataError(404, f"{table.logical} With Id = {key} Does Not Exist", "0x80040217")
+        if request.method == "DELETE":
+            del self._rows[table.logical][row_id]  # type: ignore[arg-type]
+            return web.Response(status=204)
+        return web.json_response(self._one(table, row, query, annotate))
+
+    def _key(self, table: Table, key: str) -> str | None:
+        if GUID.match(key):
+            return key.lower()
+        match = re.match(r"^(\w+)='((?:[^']|'')*)'$", key)
+        if not match:
+            raise ODataError(400, f"Bad Request - Error in query syntax: key {key!r}.", "0x80060888")
+        column, value = match[1], match[2].replace("''", "'")
+        if [column] not in table.keys:
+            raise ODataError(400, f"The key attribute '{column}' is not an alternate key of {table.logical}.")
+        found = [i for i, r in self._rows[table.logical].items() if str(r.get(column, "")).lower() == value.lower()]
+        return found[0] if found else None
+
+    def _name_of(self, ref: Ref) -> str:
+        table, row = self.tables.get(ref.kind), self._rows.get(ref.kind, {}).get(ref.id)
+        return str(row.get(table.primary_name) or "") if table and row else ""
+
+    def _one(self, table: Table, row: dict[str, Any], query: dict[str, str], annotate: bool) -> dict[str, Any]:
+        select = query["$select"].split(",") if query.get("$select") else None
+        out = serialize(table, row, select, annotate, self._name_of)
+        for nav, opts in parse_expand(query.get("$expand", "")).items():
+            related_table, related = self._related(table, row, nav)
+            sub = opts["$select"].split(",") if opts.get("$select") else None
+            out[nav] = [serialize(related_table, r, sub, annotate, self._name_of) for r in related]
+        out["@odata.etag"] = 'W/"1"'
+        return out
+
+    def _query(self, table: Table, query: dict[str, str], annotate: bool) -> dict[str, Any]:
+        rows = list(self._rows[table.logical].values())
+        if query.get("$filter"):
+            predicate = parse_filter(query["$filter"])
+            rows = [r for r in rows if predicate(partial(self._property, table, r))]
+        if query.get("$orderby"):
+            column, _, direction = query["$orderby"].partition(" ")
+            rows.sort(key=lambda r: str(r.get(column) or "").lower(), reverse=direction.strip() == "desc")
+        if query.get("$top"):
+            rows = rows[:int(query["$top"])]
+        return {"@odata.context": f"{API}$metadata#{table.entity_set}",
+                "value": [self._one(table, r, query, annotate) for r in rows]}
+
+    def _property(self, table: Table, row: dict[str, Any], path: str) -> Any:
+        if path.startswith("_") and path.endswith("_value"):
+            ref = row.get(path[1:-6])
+            return ref.id if isinstance(ref, Ref) else None
+        if table.strict and path not in table.attrs:
+            raise ODataError(400, f"Could not find a property named '{path}' on type "
+                                  f"'Microsoft.Dynamics.CRM.{table.logical}'.")
+        return row.get(path)
+
+    def _related(self, table: Table, row: dict[str, Any], nav: str) -> tuple[Table, list[dict[str, Any]]]:
+        rid = row.get(table.primary_id, "")
+        roles, teams, users = (self._rows[n] for n in ("role", "team", "systemuser"))
+        sec = self.security
+        if (table.logical, nav) == ("systemuser", "systemuserroles_association"):
+            return self.tables["role"], [roles[r] for r in sec.user_roles.get(rid, [])]
+        if (table.logical, nav) == ("systemuser", "teammembership_association"):
+            return self.tables["team"], [teams[t] for t, m in sec.team_members.items() if rid in m]
+        if (table.logical, nav) == ("team", "teammembership_association"):
+            return self.tables["systemuser"], [users[u] for u in sec.team_members.get(rid, [])]
+        if (table.logical, nav) == ("team", "teamroles_association"):
+            return self.tables["role"], [roles[r] for r in sec.team_roles.get(rid, [])]
+        raise ODataError(400, f"Could not find a property named '{nav}' on type "
+                              f"'Microsoft.Dynamics.CRM.{table.logical}'.")
+
+    def _function(self, table: Table, key: str | None, rest: list[str], query: dict[str, str]) -> dict[str, Any]:
+        user = self._rows["systemuser"].get((key or "").lower())
+        if table.logical != "systemuser" or user is None:
+            raise ODataError(404, f"systemuser With Id = {key} Does Not Exist", "0x80040217")
+        if rest == ["Microsoft.Dynamics.CRM.RetrieveUserPrivileges()"]:
+            return self.security.user_privileges(user["systemuserid"])
+        if rest == ["Microsoft.Dynamics.CRM.RetrievePrincipalAccess(Target=@tid)"]:
+            target = re.search(r"""["']@odata\.id["']\s*:\s*["'](\w+)\(([^)]+)\)["']""", query.get("@tid", ""))
+            record_table = self.by_set.get(target[1]) if target else None
+            record = self._rows[record_table.logical].get(target[2].lower()) if record_table and target else None
+            if record_table is None or record is None or target is None:
+                raise ODataError(404, "The target record does not exist.", "0x80040217")
+            return {"AccessRights": self.security.rights(user["systemuserid"], record_table, record)}
+        raise ODataError(400, f"Unknown function '{'/'.join(rest)}'.")
+
+    def _apply(self, table: Table, row: dict[str, Any], body: dict[str, Any]) -> None:
+        for key, value in body.items():
+            if (table.nav_attribute(key.removesuffix("@odata.bind")) or key) in self._refused.get(table.logical, ()):
+                raise ODataError(400, f"'{key}' is not valid for create or update on {table.logical}.", "0x80040203")
+            if key.endswith("@odata.bind"):
+                attribute = table.nav_attribute(key[:-len("@odata.bind")])
+                target = re.match(r"^/?(\w+)\(([^)]+)\)$", str(value))
+                target_table = self.by_set.get(target[1]) if target else None
+                if attribute is None or target is None or target_table is None:
+                    raise ODataError(400, f"An undeclared property '{key}' or bad reference {value!r}.")
+                if target[2].lower() not in self._rows[target_table.logical]:
+                    raise ODataError(404, f"{target_table.logical} With Id = {target[2]} Does Not Exist", "0x80040217")
+                row[attribute] = Ref(target_table.logical, target[2].lower())
+                continue
+            attr = table.attrs.get(key)
+            if (table.strict and attr is None) or (attr and attr.type in LOOKUPS):
+                raise ODataError(400, f"Invalid property '{key}' was found in entity "
+                                      f"'Microsoft.Dynamics.CRM.{table.logical}'.")
+            if attr and attr.options and value not in [v for v, _ in attr.options]:
+                raise ODataError(400, f"A validation error occurred. The value {value} of '{key}' on record of "
+                                      f"type '{table.logical}' is outside the valid range.", "0x80044331")
+            row[key] = value
+
+    def _create(self, table: Table, body: dict[str, Any], prefer: str) -> web.Response:
+        new_id = str(body.pop(table.primary_id, None) or uuid.uuid4()).lower()
+        row: dict[str, Any] = {table.primary_id: new_id}
+        if "statecode" in table.attrs:
+            row.update(statecode=0, statuscode=1)
+        self._apply(table, row, body)
+        self._rows[table.logical][new_id] = row
+        headers = {"OData-EntityId": f"{self.url}{API}{table.entity_set}({new_id})"}
+        if "return=representation" in prefer:
+            return web.json_response(serialize(table, row, None, False, self._name_of), status=201, headers=headers)
+        return web.Response(status=204, headers=headers)
+
+    def _update(self, table: Table, row_id: str | None, row: dict[str, Any] | None, body: dict[str, Any],
+                request: web.Request, annotate: bool) -> web.Response:
+        if row is None:
+            if request.headers.get("If-Match") == "*" or row_id is None:
+                raise ODataError(404, f"{table.logical} With Id = {row_id} Does Not Exist", "0x80040217")
+            return self._create(table, {**body, table.primary_id: row_id}, "")  # PATCH without If-Match upserts
+        self._apply(table, row, body)
+        if "return=representation" in request.headers.get("Prefer", ""):
+            return web.json_response(self._one(table, row, dict(request.query), annotate))
+        return web.Response(status=204)
+
+
+def _error(status: int, code: str, message: str, headers: dict[str, str] | None = None) -> web.Response:
+    return web.Response(status=status, text=json.dumps({"error": {"code": code, "message": message}}),
+                        content_type="application/json", headers=headers)

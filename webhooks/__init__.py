@@ -1,0 +1,1 @@
+"""Inbound CRM webhooks and the notification outbox worker."""

@@ -1,0 +1,300 @@
+"""Delivers the outbox: claims due rows, paces them per conversation and per tenant, posts each card through the
+Bot Connector as the bot, and records the outcome right after the post returns.
+
+One lane (a task) per conversation keeps a chat's cards in order and lets different chats post concurrently.
+Rows of one record that wait in a lane together become one card. A row held longer than its lease allows is
+handed back instead of posted, so a row is never posted by two workers; only a crash between a successful post
+and its `done` write can repeat that one message."""
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import logging
+import os
+import random
+import socket
+import time
+import uuid
+from collections.abc import Sequence
+from dataclasses import dataclass, field
+from datetime import UTC, datetime, timedelta
+from typing import Any
+
+from cards.render import render
+from domain.model import ConversationRef
+from domain.notifications import coalesce
+from domain.ports import ConnectionStore, DeliveryError, Messenger
+from store.outbox import SqlOutbox
+from webhooks.notifier import from_payload
+from webhooks.pacing import CONVERSATION, Pacer
+
+log = logging.getLogger(__name__)
+RETRYABLE = frozenset({401, 412, 429, 502, 503, 504})  # 401: a token refused twice; the next attempt fetches anew
+GONE = frozenset({403, 404})  # BotNotInConversationRoster, or the conversation no longer exists
+POST_TIMEOUT = 10.0  # a post that takes longer is abandoned and retried like a 504
+DEFER = 5.0  # a send due later than this goes back to the table rather than waiting in memory
+MAX_GROUP = 20  # rows merged into one card at most
+MAX_IN_FLIGHT = 32  # posts awaiting an answer at once, over all chats: bounds what a crash could repeat
+
+
+@dataclass
+class _Lane:
+    queue: list[dict[str, Any]] = field(default_factory=list)
+    task: asyncio.Task[None] | None = None
+
+
+@dataclass(frozen=True)
+class _Ready:
+    action: str  # send | skip | defer
+    ref: ConversationRef | None = None
+    wait: float = 0.0
+    deadline: float = 0.0
+
+
+@dataclass
+class Stats:
+    delivered: int = 0
+    posts: int = 0
+    retried: int = 0
+    dead: int = 0
+    skipped: int = 0
+    deferred: int = 0
+
+
+class DeliveryWorker:
+    def __init__(self, outbox: SqlOutbox, connections: ConnectionStore, messenger: Messenger, *,
+                 worker_id: str = "", batch: int = 200, max_held: int = 1000, poll: float = 0.5,
+                 max_attempts: int = 8, backoff_cap: float = 300.0) -> None:
+        self.outbox, self.connections, self.messenger = outbox, connections, messenger
+        self.id = worker_id or f"{socket.gethostname()}:{os.getpid()}:{uuid.uuid4().hex[:6]}"
+        self.batch, self.max_held, self.poll = batch, max_held, poll
+        self.max_attempts, self.backoff_cap = max_attempts, backoff_cap
+        self.pacer = Pacer()
+        self.stats = Stats()
+        self._wake = asyncio.Event()
+        self._stop = asyncio.Event()
+        self._lanes: dict[str, _Lane] = {}
+        self._held: dict[int, dict[str, Any]] = {}
+        self._task: asyncio.Task[None] | None = None
+        self._timer: asyncio.TimerHandle | None = None
+        self._in_flight = asyncio.Semaphore(MAX_IN_FLIGHT)
+        self._gone: dict[str, float] = {}  # chat -> when a post there said the bot is not in it
+
+    # -- lifecycle ------------------------------------------------------------------------------------------
+
+    def start(self) -> None:
+        self._task = asyncio.create_task(self._run(), name=f"outbox-worker {self.id}")
+
+    def wake(self) -> None:
+        self._wake.set()
+
+    async def stop(self, grace: float = POST_TIMEOUT + 2) -> None:
+        """Stop claiming, let posts in flight finish and be recorded, hand every other held row back."""
+        self._stop.set()
+        self._wake.set()
+        if self._task:
+            await asyncio.gather(self._task, return_exceptions=True)
+        tasks = [lane.task for lane in self._lanes.values() if lane.task and not lane.task.done()]
+        if tasks:
+            _, late = await asyncio.wait(tasks, timeout=grace)
+            for task in late:
+                task.cancel()
+            await asyncio.gather(*late, return_exceptions=True)
+        if self._timer:
+            self._timer.cancel()
+        if self._held:
+            with contextlib.suppress(Exception):  # unreleased rows fall due again when their lease ends
+                await self.outbox.release(list(self._held), datetime.now(UTC))
+            self._held.clear()
+
+    async def _run(self) -> None:
+        housekeeping = time.monotonic()
+        while not self._stop.is_set():
+            self._wake.clear()
+            try:
+                claimed = await self._claim()
+            except Exception:  # the database went away: keep the loop alive and try again
+                log.exception("outbox claim failed")
+                claimed = 0
+            if claimed < self.batch:
+                with contextlib.suppress(TimeoutError):
+                    await asyncio.wait_for(self._wake.wait(), self.poll)
+            if time.monotonic() - housekeeping > 60:
+                housekeeping = time.monotonic()
+                await self._housekeeping()
+
+    async def _housekeeping(self) -> None:
+        now = time.monotonic()
+        self.pacer.forget_idle(now, set(self._lanes))
+        self._gone = {chat: at for chat, at in self._gone.items() if at > now - 3600}
+        try:
+            await self.outbox.purge(datetime.now(UTC))
+        except Exception:
+            log.exception("outbox purge failed")
+
+    async def _claim(self) -> int:
+        room = min(self.batch, self.max_held - len(self._held))
+        rows = await self.outbox.claim(self.id, room, datetime.now(UTC)) if room > 0 else []
+        refs = await self._prepare(rows)
+        now = time.monotonic()
+        for row in rows:
+            row["_claimed"], row["_ref"] = now, refs.get((row["tenant_id"], row["chat_id"]))
+            self._held[row["id"]] = row
+            lane = self._lanes.setdefault(row["chat_id"], _Lane())
+            lane.queue.append(row)
+            if lane.task is None:
+                lane.task = asyncio.create_task(self._drain(row["chat_id"], lane))
+        return len(rows)
+
+    async def _prepare(self, rows: Sequence[dict[str, Any]]) -> dict[tuple[str, str], ConversationRef]:
+        """For a claimed batch, in two queries rather than two per row: where each chat is (absent when the bot
+        left it), and what was sent lately to chats this process hasn't paced yet (after a restart)."""
+        refs = await self.outbox.conversations({(r["tenant_id"], r["chat_id"]) for r in rows})
+        fresh = {r["chat_id"] for r in rows if not self.pacer.known(r["chat_id"])}
+        wall, mono = datetime.now(UTC), time.monotonic()
+        horizon = max(span for span, _ in CONVERSATION)
+        sent = await self.outbox.sent_times(fresh, wall - timedelta(seconds=horizon))
+        for chat in fresh:
+            self.pacer.conversation(chat).seed(mono - (wall - t).total_seconds() for t in sent.get(chat, ()))
+        return refs
+
+    # -- one conversation ---------------------------------------------------------------------------------------
+
+    async def _drain(self, chat_id: str, lane: _Lane) -> None:
+        try:
+            while lane.queue and not self._stop.is_set():
+                try:
+                    ready = await self._ready(lane.queue[0])
+                except Exception:
+                    log.exception("preparing a post to chat %s failed", chat_id)
+                    ready = _Ready("defer", wait=5.0)
+                # Taken after the pacing wait: rows of the same record that arrived meanwhile join this card.
+                group = _take_group(lane.queue)
+                try:
+                    await self._act(group, ready)
+                except Exception:
+                    log.exception("delivering outbox rows %s failed", _ids(group))
+                    with contextlib.suppress(Exception):
+                        await self.outbox.release(_ids(group), datetime.now(UTC) + timedelta(seconds=5))
+                finally:
+                    for row in group:
+                        self._held.pop(row["id"], None)
+        finally:
+            if not lane.queue and self._lanes.get(chat_id) is lane:
+                del self._lanes[chat_id]
+
+    async def _ready(self, head: dict[str, Any]) -> _Ready:
+        """Whether the lane's first row can go: its chat still has the bot, and there is room in the chat's and
+        the tenant's windows within DEFER seconds (waited for here; the tenant slot is reserved, so every lane
+        sleeps once, to its own turn)."""
+        tenant, chat, ref = head["tenant_id"], head["chat_id"], head["_ref"]
+        if ref is None or self._gone.get(chat, -1.0) >= head["_claimed"]:
+            return _Ready("skip")
+        # Past this, a post could outlive the lease and another worker could claim the row: hand it back instead.
+        deadline = head["_claimed"] + self.outbox.lease.total_seconds() - POST_TIMEOUT - 1
+        now = time.monotonic()
+        wait = self.pacer.conversation(chat).earliest(now) - now
+        if wait > DEFER or now + wait >= deadline:
+            return _Ready("defer", wait=wait)
+        if wait > 0 and not await self._pause(wait):
+            return _Ready("defer")
+        now = time.monotonic()
+        at = self.pacer.slot(tenant, chat, now)
+        if at - now > DEFER or at >= deadline:
+            return _Ready("defer", wait=at - now)
+        self.pacer.take(tenant, chat, at)
+        if at > now and not await self._pause(at - now):
+            return _Ready("defer")
+        return _Ready("send", ref, deadline=deadline)
+
+    async def _pause(self, seconds: float) -> bool:
+        """Sleep, cut short by stop(); False when stopping."""
+        with contextlib.suppress(TimeoutError):
+            await asyncio.wait_for(self._stop.wait(), seconds)
+        return not self._stop.is_set()
+
+    async def _act(self, group: list[dict[str, Any]], ready: _Ready) -> None:
+        ids = _ids(group)
+        if ready.action == "skip":
+            self.stats.skipped += len(ids)
+            await self.outbox.skip(ids, "the bot is not in this chat (removed, or never installed there)")
+        elif ready.action == "defer" or ready.ref is None:
+            self.stats.deferred += len(ids)
+            await self.outbox.release(ids, datetime.now(UTC) + timedelta(seconds=max(0.0, ready.wait)))
+            self._wake_in(ready.wait)
+        else:
+            await self._post(group, ready.ref, ready.deadline)
+
+    async def _post(self, group: list[dict[str, Any]], ref: ConversationRef, deadline: float) -> None:
+        card = render("update", u=coalesce([from_payload(r["payload"]) for r in sorted(group, key=_id)]))
+        async with self._in_flight:
+            if time.monotonic() >= deadline:
+                await self._act(group, _Ready("defer"))
+                return
+            self.stats.posts += 1
+            try:
+                async with asyncio.timeout(POST_TIMEOUT):
+                    await self.messenger.post(ref, card)
+            except DeliveryError as exc:
+                await self._failed(group, exc)
+                return
+            except TimeoutError:
+                await self._failed(group, DeliveryError(504, f"no answer within {POST_TIMEOUT:.0f} s"))
+                return
+            await self.outbox.done_many(_ids(group), datetime.now(UTC))  # right after the post: the repeat window
+        self.stats.delivered += len(group)
+
+    async def _failed(self, group: list[dict[str, Any]], exc: DeliveryError) -> None:
+        tenant, chat, ids = group[0]["tenant_id"], group[0]["chat_id"], _ids(group)
+        attempts = max(r["attempts"] for r in group) + 1
+        error = f"HTTP {exc.status}: {exc}"
+        if exc.status in GONE:
+            log.info("bot is no longer in chat %s (%s): stop posting there", chat, error)
+            self._gone[chat] = time.monotonic()  # rows already claimed for this chat are skipped too
+            await self.connections.mark_bot_removed(tenant, chat, datetime.now(UTC))
+            self.stats.skipped += len(ids)
+            await self.outbox.skip(ids, f"the bot is not in this chat ({error})")
+        elif exc.status in RETRYABLE and attempts < self.max_attempts:
+            wait = exc.retry_after if exc.retry_after is not None else self._backoff(attempts)
+            if exc.retry_after is not None:
+                self.pacer.conversation(chat).block(time.monotonic() + wait)
+            self.stats.retried += len(ids)
+            await self.outbox.retry_many(ids, datetime.now(UTC) + timedelta(seconds=wait), error)
+            self._wake_in(wait)
+        else:
+            log.warning("outbox rows %s dead after %d attempt(s): %s", ids, attempts, error)
+            self.stats.dead += len(ids)
+            await self.outbox.dead_many(ids, f"{error} (attempt {attempts})")
+
+    def _backoff(self, attempts: int) -> float:
+        return float(min(self.backoff_cap, 2 ** (attempts - 1)) * random.uniform(0.8, 1.2))
+
+    def _wake_in(self, seconds: float) -> None:
+        """Claim again when a row we handed back falls due, instead of waiting for the next poll."""
+        loop = asyncio.get_running_loop()
+        when = loop.time() + max(0.0, seconds) + 0.01
+        if self._timer and loop.time() < self._timer.when() <= when:
+            return
+        if self._timer:
+            self._timer.cancel()
+        self._timer = loop.call_at(when, self._wake.set)
+
+    def held(self) -> int:
+        return len(self._held)
+
+
+def _ids(group: list[dict[str, Any]]) -> list[int]:
+    return [int(r["id"]) for r in group]
+
+
+def _id(row: dict[str, Any]) -> int:
+    return int(row["id"])
+
+
+def _take_group(queue: list[dict[str, Any]]) -> list[dict[str, Any]]:
+    """The first row and every queued row for the same record in the same chat (due together: one card)."""
+    key = (queue[0]["tenant_id"], queue[0]["record_type"], queue[0]["record_id"])
+    group = [r for r in queue if (r["tenant_id"], r["record_type"], r["record_id"]) == key][:MAX_GROUP]
+    taken = {id(r) for r in group}
+    queue[:] = [r for r in queue if id(r) not in taken]
+    return group
