@@ -21,6 +21,7 @@ from domain.ports import RecordSource
 from domain.results import ContextNote
 from domain.service import ChatService
 from graph import GraphGateway
+from manifest.render import rsc_permissions
 from records import SourceConfigError, open_source
 from records.directory_file import DirectoryError
 from store.audit import SqlAuditLog
@@ -68,7 +69,7 @@ async def _resources(app: web.Application) -> AsyncIterator[None]:
     service = ChatService(records, SqlConnectionStore(db), SqlSettingsStore(db), SqlAuditLog(db))
     connector = ConnectorClient(session, _bot_tokens(config, session))
     graph = GraphGateway(config.graph_base_url, config.graph_auth, config.teams_app_catalog_id or None,
-                         config.teams_app_id or None)
+                         config.teams_app_id or None, rsc_permissions=rsc_permissions())
     await graph.start()  # pays msgraph-sdk's import cost before the port opens
 
     async def announce(ref: ConversationRef, note: ContextNote) -> None:

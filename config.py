@@ -77,7 +77,7 @@ class Config:
             public_url=get("PUBLIC_URL", f"http://{host}:{port}").rstrip("/"),
             allowed_tenants=frozenset(t.strip().lower() for t in get("ALLOWED_TENANT_IDS").split(",") if t.strip()),
             teams_app_id=get("TEAMS_APP_ID"), teams_app_catalog_id=get("TEAMS_APP_CATALOG_ID"),
-            sso_client_id=get("SSO_CLIENT_ID"), sso_audience=get("SSO_AUDIENCE"),
+            sso_client_id=get("SSO_CLIENT_ID") or get("MicrosoftAppId"), sso_audience=get("SSO_AUDIENCE"),
             sso_openid_url=get("SSO_OPENID_CONFIG_URL", ENTRA_OPENID),
             webhook_key=get("DATAVERSE_WEBHOOK_KEY"), webhook_header=get("DATAVERSE_WEBHOOK_HEADER"),
             dev_admin=get("DEV_LOCAL_ADMIN").lower() in ("1", "true", "yes"),

@@ -180,5 +180,5 @@ class ChatService:
 def _not_group(conversation_type: str) -> str:
     where = "a channel" if conversation_type == "channel" else "a one-to-one chat"
     return (f"Only group chats can be connected to records, and this is {where}. "
-            "Start a new connected group chat instead with `new <type> <key> with @person`, "
-            "or list a record's chats with `chats <type> <key>`.")
+            "Start a new connected group chat instead, e.g. `new case CAS-01001-K7R2M8 with @Megan`, "
+            "or list a record's chats, e.g. `chats case CAS-01001-K7R2M8`.")

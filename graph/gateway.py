@@ -84,6 +84,7 @@ class GraphGateway:
         self._http: httpx.AsyncClient | None = None
         self._credential: Any = None
         self._client: GraphServiceClient | None = None
+        self._token_task: asyncio.Task[None] | None = None
         self.startup_seconds = 0.0
 
     # -- lifecycle ----------------------------------------------------------------------------------------
@@ -104,11 +105,16 @@ class GraphGateway:
         adapter.base_url = self.base_url  # httpx adds a trailing slash to its own base_url
         self._client = GraphServiceClient(request_adapter=adapter)
         self._warm_up(self._client)
-        await self._first_token()
+        # The first token (credential probing, a round trip to Entra ID) is fetched in the background: with no
+        # credentials configured the probing can take seconds, and the service must be ready within two.
+        self._token_task = asyncio.create_task(self._first_token())
         self.startup_seconds = time.perf_counter() - began
         log.info("Graph gateway ready for %s (auth %s) in %.2f s", self.base_url, self.auth, self.startup_seconds)
 
     async def close(self) -> None:
+        if self._token_task is not None:
+            self._token_task.cancel()
+            self._token_task = None
         if self._http is not None:
             await self._http.aclose()
         if self._credential is not None:

@@ -60,7 +60,8 @@ class ManifestConfig:
             "MicrosoftAppId": self.bot_id.strip(),
             "PUBLIC_URL": base,
             "PUBLIC_HOST": self.public_host,
-            "SSO_CLIENT_ID": self.sso_client_id.strip(),
+            # One Entra app can serve the bot and the tab's SSO: default to the bot's id (see infra/README.md).
+            "SSO_CLIENT_ID": self.sso_client_id.strip() or self.bot_id.strip(),
             "VERSION": self.version.strip() or default_version(),
             "DEVELOPER_NAME": self.developer_name,
             "WEBSITE_URL": self.website_url or f"{base}/",

@@ -53,3 +53,9 @@ def _fill(node: Any, values: dict[str, str], path: str, problems: list[Problem])
             problems.append(Problem(path, f"template placeholder error in {node!r} ({exc}); "
                                           f"known placeholders: {', '.join(sorted(values))}"))
     return node
+
+
+def rsc_permissions(template: Path = TEMPLATE) -> list[dict[str, str]]:
+    """The chat resource-specific permissions the package declares (consented when the bot installs itself)."""
+    manifest = json.loads(template.read_text(encoding="utf-8"))
+    return list(manifest.get("authorization", {}).get("permissions", {}).get("resourceSpecific", []))

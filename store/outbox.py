@@ -47,17 +47,20 @@ class SqlOutbox:
                 await tx.execute(sql, *args)
         return True
 
-    async def claim(self, worker: str, limit: int, now: datetime) -> Sequence[dict[str, Any]]:
-        """Lease up to `limit` due rows to `worker`, oldest due first."""
+    async def claim(self, worker: str, limit: int, now: datetime,
+                    skip_tenants: Collection[str] = ()) -> Sequence[dict[str, Any]]:
+        """Lease up to `limit` due rows to `worker`, oldest due first, leaving rows of `skip_tenants` (tenants
+        whose send budget this worker already has enough rows for) to others or to later."""
         if limit <= 0:
             return []
         until = utc(now + self.lease)
         lock = _CLAIM_PG if self._db.dialect == "postgresql" else ""
+        skip = f"AND tenant_id NOT IN ({placeholders(5, len(skip_tenants))}) " if skip_tenants else ""
         sql = (f"UPDATE outbox SET claimed_by = $1, claimed_until = $2, not_before = $2 WHERE id IN ("
-               f"SELECT id FROM outbox WHERE state = 'pending' AND not_before <= $3 ORDER BY not_before, id "
+               f"SELECT id FROM outbox WHERE state = 'pending' AND not_before <= $3 {skip}ORDER BY not_before, id "
                f"LIMIT $4 {lock}) RETURNING {_ITEM_COLS}")
         async with self._db.transaction() as tx:
-            rows = await tx.fetch(sql, worker, until, utc(now), limit)
+            rows = await tx.fetch(sql, worker, until, utc(now), limit, *skip_tenants)
         return sorted((_item(r) for r in rows), key=lambda r: r["id"])
 
     async def done(self, item_id: int) -> None:
@@ -70,14 +73,30 @@ class SqlOutbox:
     async def retry(self, item_id: int, not_before: datetime, error: str) -> None:
         await self.retry_many([item_id], not_before, error)
 
-    async def retry_many(self, ids: Sequence[int], not_before: datetime, error: str) -> None:
+    async def retry_many(self, ids: Sequence[int], not_before: datetime, error: str, worker: str | None = None
+                         ) -> None:
         await self._set(ids, "attempts = attempts + 1, not_before = $1, last_error = $2, claimed_by = NULL, "
-                             "claimed_until = NULL", utc(not_before), error[:500], pending_only=True)
+                             "claimed_until = NULL", utc(not_before), error[:500], pending=True, owner=worker)
 
-    async def release(self, ids: Sequence[int], not_before: datetime) -> None:
-        """Hand rows back unsent without counting an attempt (pacing deferral, shutdown)."""
+    async def release(self, ids: Sequence[int], not_before: datetime, worker: str | None = None) -> None:
+        """Hand rows back unsent without counting an attempt (pacing deferral, shutdown). With `worker`, only rows
+        still leased to it: a row whose lease ran out may be another worker's by now."""
         await self._set(ids, "not_before = $1, claimed_by = NULL, claimed_until = NULL", utc(not_before),
-                        pending_only=True)
+                        pending=True, owner=worker)
+
+    async def renew(self, ids: Sequence[int], worker: str, now: datetime) -> set[int]:
+        """Extend the lease of rows still leased to `worker` (waiting for their turn in a busy chat); the ids
+        renewed. A row missing from the answer was finished meanwhile, or its lease ran out before."""
+        until = utc(now + self.lease)
+        renewed: set[int] = set()
+        for start in range(0, len(ids), 1000):
+            chunk = ids[start:start + 1000]
+            rows = await self._db.fetch(
+                f"UPDATE outbox SET claimed_until = $1, not_before = $1 WHERE id IN ({placeholders(3, len(chunk))}) "
+                "AND claimed_by = $2 AND state = 'pending' AND claimed_until >= $3 RETURNING id",
+                until, worker, utc(now), *chunk)
+            renewed.update(int(r["id"]) for r in rows)
+        return renewed
 
     async def dead(self, item_id: int, error: str) -> None:
         await self.dead_many([item_id], error)
@@ -89,13 +108,19 @@ class SqlOutbox:
     async def skip(self, ids: Sequence[int], reason: str) -> None:
         await self._set(ids, "state = 'skipped', last_error = $1, claimed_until = NULL", reason[:500])
 
-    async def _set(self, ids: Sequence[int], assignments: str, *args: Any, pending_only: bool = False) -> None:
+    async def _set(self, ids: Sequence[int], assignments: str, *args: Any, pending: bool = False,
+                   owner: str | None = None) -> None:
+        """Change rows by id; `pending`: only rows not yet finished; `owner`: only those still leased to it."""
         if not ids:
             return
-        where = f"id IN ({placeholders(len(args) + 1, len(ids))})"
-        if pending_only:
+        where = ""
+        if pending or owner is not None:
             where += " AND state = 'pending'"
-        await self._db.execute(f"UPDATE outbox SET {assignments} WHERE {where}", *args, *ids)
+        if owner is not None:
+            args = (*args, owner)
+            where += f" AND claimed_by = ${len(args)}"
+        await self._db.execute(f"UPDATE outbox SET {assignments} WHERE id IN "
+                               f"({placeholders(len(args) + 1, len(ids))}){where}", *args, *ids)
 
     async def sent_times(self, chat_ids: Collection[str], since: datetime) -> dict[str, list[datetime]]:
         """When these chats were last posted to (by any replica), to seed pacing: one query for a claimed batch."""

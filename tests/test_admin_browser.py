@@ -11,6 +11,7 @@ from typing import Any
 
 import aiohttp
 import pytest
+from playwright.async_api import expect
 
 from tests.admin_support import Tab, start_tab
 from tests.fake_connector import FakeConnector
@@ -171,9 +172,9 @@ async def test_record_view_and_audit_pages(tab: Tab, browser: Any, graph: FakeGr
     await alex.wait_for_selector("#record-status.good")
     assert "No chats are connected" in await alex.text_content("#content")
     audit = await open_as(browser, tab, PATTI, "/tabs/audit")
-    assert await audit.locator("table.audit tbody tr").count() == 2
+    await expect(audit.locator("table.audit tbody tr")).to_have_count(2)
     await audit.select_option("select[name=event]", "disconnect")
     await audit.click("#audit-filters button[type=submit]")
-    await audit.wait_for_function("document.querySelectorAll('table.audit tbody tr').length === 1")
+    await expect(audit.locator("table.audit tbody tr")).to_have_count(1)
     await shot(audit, "audit")
     assert isaiah.errors == [] and alex.errors == [] and audit.errors == []

@@ -101,8 +101,8 @@ def test_ids_domains_tabs_and_permissions(config: ManifestConfig) -> None:
     assert m["webApplicationInfo"] == {"id": config.sso_client_id,
                                        "resource": f"api://chats.contoso.com/{config.sso_client_id}"}
     tabs = {t["entityId"]: (t["name"], t["contentUrl"], t["scopes"]) for t in m["staticTabs"]}
-    assert tabs == {"settings": ("Settings", "https://chats.contoso.com/tabs/admin", ["personal"]),
-                    "records": ("Records", "https://chats.contoso.com/tabs/record", ["personal"])}
+    assert tabs == {"settings": ("Settings", "https://chats.contoso.com/tabs/admin?inTeams=1", ["personal"]),
+                    "records": ("Records", "https://chats.contoso.com/tabs/record?inTeams=1", ["personal"])}
     (ext,) = m["composeExtensions"]
     assert ext["botId"] == config.bot_id
     (cmd,) = ext["commands"]
@@ -121,7 +121,7 @@ def test_public_url_with_port_path_and_trailing_slash(config: ManifestConfig) ->
     m = build_manifest(replace(config, public_url="https://gw.contoso.com:8443/chats/"))
     assert m["validDomains"] == ["gw.contoso.com:8443"]
     assert m["webApplicationInfo"]["resource"] == f"api://gw.contoso.com:8443/{config.sso_client_id}"
-    assert m["staticTabs"][0]["contentUrl"] == "https://gw.contoso.com:8443/chats/tabs/admin"
+    assert m["staticTabs"][0]["contentUrl"] == "https://gw.contoso.com:8443/chats/tabs/admin?inTeams=1"
 
 
 def test_version_defaults_to_pyproject_and_can_be_overridden(config: ManifestConfig) -> None:
@@ -142,7 +142,7 @@ def test_allow_http_for_local_playground(config: ManifestConfig) -> None:
     """With allow_http an http://localhost PUBLIC_URL builds, for a package used only with the local Playground."""
     m = build_manifest(replace(config, public_url="http://localhost:3978", allow_http=True))
     assert m["validDomains"] == ["localhost:3978"]
-    assert m["staticTabs"][1]["contentUrl"] == "http://localhost:3978/tabs/record"
+    assert m["staticTabs"][1]["contentUrl"] == "http://localhost:3978/tabs/record?inTeams=1"
 
 
 # --- each failure ----------------------------------------------------------------------------------------------

@@ -2,9 +2,8 @@
 Bot Connector as the bot, and records the outcome right after the post returns.
 
 One lane (a task) per conversation keeps a chat's cards in order and lets different chats post concurrently.
-Rows of one record that wait in a lane together become one card. A row held longer than its lease allows is
-handed back instead of posted, so a row is never posted by two workers; only a crash between a successful post
-and its `done` write can repeat that one message."""
+Rows of one record that wait in a lane together become one card. Leases (webhooks/claims.py) keep a row with one
+worker at a time; only a crash between a successful post and its `done` write can repeat that one message."""
 from __future__ import annotations
 
 import asyncio
@@ -15,31 +14,30 @@ import random
 import socket
 import time
 import uuid
-from collections.abc import Sequence
 from dataclasses import dataclass, field
 from datetime import UTC, datetime, timedelta
-from typing import Any
 
 from cards.render import render
 from domain.model import ConversationRef
 from domain.notifications import coalesce
 from domain.ports import ConnectionStore, DeliveryError, Messenger
 from store.outbox import SqlOutbox
+from webhooks.claims import POST_TIMEOUT, RENEW_EVERY, Claims, Row
 from webhooks.notifier import from_payload
-from webhooks.pacing import CONVERSATION, Pacer
+from webhooks.pacing import Pacer
 
 log = logging.getLogger(__name__)
 RETRYABLE = frozenset({401, 412, 429, 502, 503, 504})  # 401: a token refused twice; the next attempt fetches anew
 GONE = frozenset({403, 404})  # BotNotInConversationRoster, or the conversation no longer exists
-POST_TIMEOUT = 10.0  # a post that takes longer is abandoned and retried like a 504
-DEFER = 5.0  # a send due later than this goes back to the table rather than waiting in memory
+CLAIM_GAP = 0.05  # seconds between claims at least
+HOLD_MAX = 15.0  # a row whose turn is further off than this goes back to the table rather than waiting here
 MAX_GROUP = 20  # rows merged into one card at most
 MAX_IN_FLIGHT = 32  # posts awaiting an answer at once, over all chats: bounds what a crash could repeat
 
 
 @dataclass
 class _Lane:
-    queue: list[dict[str, Any]] = field(default_factory=list)
+    queue: list[Row] = field(default_factory=list)
     task: asyncio.Task[None] | None = None
 
 
@@ -48,7 +46,6 @@ class _Ready:
     action: str  # send | skip | defer
     ref: ConversationRef | None = None
     wait: float = 0.0
-    deadline: float = 0.0
 
 
 @dataclass
@@ -67,14 +64,14 @@ class DeliveryWorker:
                  max_attempts: int = 8, backoff_cap: float = 300.0) -> None:
         self.outbox, self.connections, self.messenger = outbox, connections, messenger
         self.id = worker_id or f"{socket.gethostname()}:{os.getpid()}:{uuid.uuid4().hex[:6]}"
-        self.batch, self.max_held, self.poll = batch, max_held, poll
+        self.batch, self.poll = batch, poll
         self.max_attempts, self.backoff_cap = max_attempts, backoff_cap
         self.pacer = Pacer()
         self.stats = Stats()
         self._wake = asyncio.Event()
         self._stop = asyncio.Event()
         self._lanes: dict[str, _Lane] = {}
-        self._held: dict[int, dict[str, Any]] = {}
+        self.claims = Claims(outbox, self.pacer, self.id, max_held)
         self._task: asyncio.Task[None] | None = None
         self._timer: asyncio.TimerHandle | None = None
         self._in_flight = asyncio.Semaphore(MAX_IN_FLIGHT)
@@ -102,17 +99,22 @@ class DeliveryWorker:
             await asyncio.gather(*late, return_exceptions=True)
         if self._timer:
             self._timer.cancel()
-        if self._held:
+        if self.claims.rows:
             with contextlib.suppress(Exception):  # unreleased rows fall due again when their lease ends
-                await self.outbox.release(list(self._held), datetime.now(UTC))
-            self._held.clear()
+                await self.claims.release_all()
 
     async def _run(self) -> None:
-        housekeeping = time.monotonic()
+        housekeeping = renewed = claimed_at = time.monotonic()
         while not self._stop.is_set():
+            # Wake-ups closer together than CLAIM_GAP share one claim: one commit for a burst of webhooks.
+            await self._pause(CLAIM_GAP - (time.monotonic() - claimed_at))
+            claimed_at = time.monotonic()
             self._wake.clear()
             try:
                 claimed = await self._claim()
+                if time.monotonic() - renewed > RENEW_EVERY:
+                    renewed = time.monotonic()
+                    await self.claims.renew()
             except Exception:  # the database went away: keep the loop alive and try again
                 log.exception("outbox claim failed")
                 claimed = 0
@@ -133,30 +135,13 @@ class DeliveryWorker:
             log.exception("outbox purge failed")
 
     async def _claim(self) -> int:
-        room = min(self.batch, self.max_held - len(self._held))
-        rows = await self.outbox.claim(self.id, room, datetime.now(UTC)) if room > 0 else []
-        refs = await self._prepare(rows)
-        now = time.monotonic()
+        rows = await self.claims.claim(min(self.batch, self.claims.room()))
         for row in rows:
-            row["_claimed"], row["_ref"] = now, refs.get((row["tenant_id"], row["chat_id"]))
-            self._held[row["id"]] = row
             lane = self._lanes.setdefault(row["chat_id"], _Lane())
             lane.queue.append(row)
             if lane.task is None:
                 lane.task = asyncio.create_task(self._drain(row["chat_id"], lane))
         return len(rows)
-
-    async def _prepare(self, rows: Sequence[dict[str, Any]]) -> dict[tuple[str, str], ConversationRef]:
-        """For a claimed batch, in two queries rather than two per row: where each chat is (absent when the bot
-        left it), and what was sent lately to chats this process hasn't paced yet (after a restart)."""
-        refs = await self.outbox.conversations({(r["tenant_id"], r["chat_id"]) for r in rows})
-        fresh = {r["chat_id"] for r in rows if not self.pacer.known(r["chat_id"])}
-        wall, mono = datetime.now(UTC), time.monotonic()
-        horizon = max(span for span, _ in CONVERSATION)
-        sent = await self.outbox.sent_times(fresh, wall - timedelta(seconds=horizon))
-        for chat in fresh:
-            self.pacer.conversation(chat).seed(mono - (wall - t).total_seconds() for t in sent.get(chat, ()))
-        return refs
 
     # -- one conversation ---------------------------------------------------------------------------------------
 
@@ -175,60 +160,59 @@ class DeliveryWorker:
                 except Exception:
                     log.exception("delivering outbox rows %s failed", _ids(group))
                     with contextlib.suppress(Exception):
-                        await self.outbox.release(_ids(group), datetime.now(UTC) + timedelta(seconds=5))
+                        await self.outbox.release(_ids(group), datetime.now(UTC) + timedelta(seconds=5), self.id)
                 finally:
-                    for row in group:
-                        self._held.pop(row["id"], None)
+                    self.claims.drop(group)
         finally:
             if not lane.queue and self._lanes.get(chat_id) is lane:
                 del self._lanes[chat_id]
 
-    async def _ready(self, head: dict[str, Any]) -> _Ready:
-        """Whether the lane's first row can go: its chat still has the bot, and there is room in the chat's and
-        the tenant's windows within DEFER seconds (waited for here; the tenant slot is reserved, so every lane
-        sleeps once, to its own turn)."""
+    async def _ready(self, head: Row) -> _Ready:
+        """Whether the lane's first row can go: its chat still has the bot, and its turn in the chat's and the
+        tenant's windows comes within HOLD_MAX (waited for here; the tenant slot is reserved, so every waiting
+        lane sleeps once, to its own turn)."""
         tenant, chat, ref = head["tenant_id"], head["chat_id"], head["_ref"]
         if ref is None or self._gone.get(chat, -1.0) >= head["_claimed"]:
             return _Ready("skip")
-        # Past this, a post could outlive the lease and another worker could claim the row: hand it back instead.
-        deadline = head["_claimed"] + self.outbox.lease.total_seconds() - POST_TIMEOUT - 1
         now = time.monotonic()
         wait = self.pacer.conversation(chat).earliest(now) - now
-        if wait > DEFER or now + wait >= deadline:
+        if wait > HOLD_MAX:
             return _Ready("defer", wait=wait)
         if wait > 0 and not await self._pause(wait):
             return _Ready("defer")
         now = time.monotonic()
         at = self.pacer.slot(tenant, chat, now)
-        if at - now > DEFER or at >= deadline:
+        if at - now > HOLD_MAX:
             return _Ready("defer", wait=at - now)
         self.pacer.take(tenant, chat, at)
         if at > now and not await self._pause(at - now):
             return _Ready("defer")
-        return _Ready("send", ref, deadline=deadline)
+        return _Ready("send", ref)
 
     async def _pause(self, seconds: float) -> bool:
         """Sleep, cut short by stop(); False when stopping."""
+        if seconds <= 0:
+            return not self._stop.is_set()
         with contextlib.suppress(TimeoutError):
             await asyncio.wait_for(self._stop.wait(), seconds)
         return not self._stop.is_set()
 
-    async def _act(self, group: list[dict[str, Any]], ready: _Ready) -> None:
+    async def _act(self, group: list[Row], ready: _Ready) -> None:
         ids = _ids(group)
         if ready.action == "skip":
             self.stats.skipped += len(ids)
             await self.outbox.skip(ids, "the bot is not in this chat (removed, or never installed there)")
         elif ready.action == "defer" or ready.ref is None:
             self.stats.deferred += len(ids)
-            await self.outbox.release(ids, datetime.now(UTC) + timedelta(seconds=max(0.0, ready.wait)))
+            await self.outbox.release(ids, datetime.now(UTC) + timedelta(seconds=max(0.0, ready.wait)), self.id)
             self._wake_in(ready.wait)
         else:
-            await self._post(group, ready.ref, ready.deadline)
+            await self._post(group, ready.ref)
 
-    async def _post(self, group: list[dict[str, Any]], ref: ConversationRef, deadline: float) -> None:
+    async def _post(self, group: list[Row], ref: ConversationRef) -> None:
         card = render("update", u=coalesce([from_payload(r["payload"]) for r in sorted(group, key=_id)]))
         async with self._in_flight:
-            if time.monotonic() >= deadline:
+            if time.monotonic() >= self.claims.deadline(group):  # the lease might not outlast the post
                 await self._act(group, _Ready("defer"))
                 return
             self.stats.posts += 1
@@ -244,7 +228,7 @@ class DeliveryWorker:
             await self.outbox.done_many(_ids(group), datetime.now(UTC))  # right after the post: the repeat window
         self.stats.delivered += len(group)
 
-    async def _failed(self, group: list[dict[str, Any]], exc: DeliveryError) -> None:
+    async def _failed(self, group: list[Row], exc: DeliveryError) -> None:
         tenant, chat, ids = group[0]["tenant_id"], group[0]["chat_id"], _ids(group)
         attempts = max(r["attempts"] for r in group) + 1
         error = f"HTTP {exc.status}: {exc}"
@@ -259,7 +243,7 @@ class DeliveryWorker:
             if exc.retry_after is not None:
                 self.pacer.conversation(chat).block(time.monotonic() + wait)
             self.stats.retried += len(ids)
-            await self.outbox.retry_many(ids, datetime.now(UTC) + timedelta(seconds=wait), error)
+            await self.outbox.retry_many(ids, datetime.now(UTC) + timedelta(seconds=wait), error, self.id)
             self._wake_in(wait)
         else:
             log.warning("outbox rows %s dead after %d attempt(s): %s", ids, attempts, error)
@@ -280,18 +264,18 @@ class DeliveryWorker:
         self._timer = loop.call_at(when, self._wake.set)
 
     def held(self) -> int:
-        return len(self._held)
+        return len(self.claims.rows)
 
 
-def _ids(group: list[dict[str, Any]]) -> list[int]:
+def _ids(group: list[Row]) -> list[int]:
     return [int(r["id"]) for r in group]
 
 
-def _id(row: dict[str, Any]) -> int:
+def _id(row: Row) -> int:
     return int(row["id"])
 
 
-def _take_group(queue: list[dict[str, Any]]) -> list[dict[str, Any]]:
+def _take_group(queue: list[Row]) -> list[Row]:
     """The first row and every queued row for the same record in the same chat (due together: one card)."""
     key = (queue[0]["tenant_id"], queue[0]["record_type"], queue[0]["record_id"])
     group = [r for r in queue if (r["tenant_id"], r["record_type"], r["record_id"]) == key][:MAX_GROUP]
