@@ -25,7 +25,8 @@ CASE_ID = "5b8f1c3e-7a2d-ef11-8409-000d3a4b9c21"  # the sample's incident: CAS-0
 CASE = "CAS-01234-Z9Y8X7"
 CASE_TITLE = "Contoso - printer outage in building 4"
 _HERE = Path(__file__).resolve().parent
-SAMPLE = _HERE.parent.parent / "shared" / "samples" / "dataverse-webhook-incident-update.json"
+# A copy of ../shared/samples/ ships in tests/samples/ so a clone on its own runs the tests.
+SAMPLE = _HERE / "samples" / "dataverse-webhook-incident-update.json"
 
 
 @cache
