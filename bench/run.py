@@ -1,11 +1,14 @@
 """Run the benchmark: fake Bot Connector + each target in alternating rounds; print figures and ratios.
 
     python -m bench.run [--seconds S] [--rounds R] [--targets bare,stock,service-sqlite,service-pg]
+                        [--text records] [--seed-connections 1000000] [--invoke-body '{...}']
 
 Per target and round: start on a free port (ready time), warm up, saturate with 16 connections (wrk with
 bench/teams.lua, or the Python closed loop without wrk) measuring throughput, latency percentiles and CPU per
 turn, then offer a fixed --rate (open loop, default 200/s) for p50/p99/max, optionally the same rate of
-card-button invokes (--invoke-body), and read peak RSS (VmHWM).
+card-button invokes (--invoke-body), and read peak RSS (VmHWM). --seed-connections N first seeds one database per
+service target with N connections (bench/seed.py; the benchmark's groupChats among the connected chats) and runs
+every round of that target on it; a seeded PostgreSQL database is dropped at the end.
 """
 
 from __future__ import annotations
@@ -24,8 +27,8 @@ import urllib.request
 from pathlib import Path
 from typing import Any
 
-from bench import procstat, targets
-from bench.activities import Shape
+from bench import procstat, seed, targets
+from bench.activities import BOT_NAME, Shape
 from bench.load import LoadResult, closed_loop, invoke_value, open_loop, run_wrk, wrk_path
 from bench.report import Measurement, rounds_table, summary_table
 
@@ -69,7 +72,9 @@ def measure(t: targets.Target, rnd: int, connector: str, driver: str, args: argp
         rest_rss = procstat.memory_mb(pid, "VmRSS")
         url = run.base_url + t.messages_path
         stamp = int(time.time())  # ids stay unique across runs against a service that keeps state
-        shape = lambda tag: Shape(connector + "/", args.conversations, t.personal_share, run_id=f"{stamp}-{rnd}{tag}")  # noqa: E731
+        text = f"<at>{BOT_NAME}</at> {args.text}"
+        shape = lambda tag: Shape(connector + "/", args.conversations, t.personal_share, text,  # noqa: E731
+                                  run_id=f"{stamp}-{rnd}{tag}")
         delivered, gist = _probe(url, shape("p"), connector)
         print(f"round {rnd} {t.name}: ready in {run.ready_s:.2f}s, replies per activity {delivered:.2f}, "
               f"last reply {gist}", flush=True)
@@ -106,6 +111,9 @@ def _parse() -> argparse.Namespace:
     p.add_argument("--conversations", type=int, default=1000)
     p.add_argument("--driver", choices=["auto", "wrk", "python"], default="auto",
                    help="saturation load generator; auto = wrk when installed, else the Python closed loop")
+    p.add_argument("--text", default="help", help="the command sent after the bot's @mention (e.g. records)")
+    p.add_argument("--seed-connections", type=int, default=0, metavar="N",
+                   help="seed each service target's database with N connections first (0: an empty database)")
     p.add_argument("--invoke-body", help="also offer adaptiveCard/action invokes at --rate with this value "
                    "(JSON, or @file) and report their p99")
     a = p.parse_args()
@@ -153,14 +161,15 @@ class _Connector:
             targets.stop(self.run.proc)
 
 
-def _run_rounds(args: argparse.Namespace, driver: str, conn: _Connector, scratch: Path) -> list[Measurement]:
+def _run_rounds(args: argparse.Namespace, driver: str, conn: _Connector, scratch: Path,
+                seeded: dict[str, targets.Target]) -> list[Measurement]:
     names = args.targets.split(",")
     results: list[Measurement] = []
     skipped: dict[str, str] = {}
     for rnd in range(1, args.rounds + 1):
         # Alternate the order so slow drift of the machine does not favour one target.
         for name in names if rnd % 2 else reversed(names):
-            t = targets.TARGETS[name]
+            t = seeded.get(name) or targets.TARGETS[name]
             reason = skipped.get(name) or t.skip()
             if reason:
                 skipped[name] = reason
@@ -188,14 +197,22 @@ def main() -> None:
     print(f"load average before: {os.getloadavg()[0]:.2f}; machine: {os.cpu_count()} CPUs, {platform.platform()}, "
           f"Python {platform.python_version()}; "
           f"saturation driver {driver} ({args.connections} connections, {args.seconds:g}s); "
-          f"fixed load {args.rate:g}/s open loop ({args.seconds:g}s); {args.rounds} rounds", flush=True)
+          f"fixed load {args.rate:g}/s open loop ({args.seconds:g}s); {args.rounds} rounds; command {args.text!r}"
+          + (f"; {args.seed_connections:,} connections seeded" if args.seed_connections else ""), flush=True)
     with tempfile.TemporaryDirectory(prefix="bench-") as tmp:
         scratch = Path(tmp)
         conn = _Connector(scratch)
+        seeded: dict[str, targets.Target] = {}
+        created: list[str] = []
         try:
-            results = _run_rounds(args, driver, conn, scratch)
+            if args.seed_connections:
+                seeded, created = asyncio.run(targets.seed_service_databases(
+                    args.targets.split(","), args.seed_connections, args.conversations, scratch))
+            results = _run_rounds(args, driver, conn, scratch, seeded)
         finally:
             conn.stop()
+            for url in created:
+                asyncio.run(seed.drop_pg_database(targets.PG_URL, url))
     if not results:
         raise SystemExit("no target ran")
     print(f"load average after: {os.getloadavg()[0]:.2f} (other work on the machine skews the figures)")

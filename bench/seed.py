@@ -31,8 +31,10 @@ USERS = ["9b1f7e21-3c4d-ef11-8409-000d3a4b9c21", "0a7e3c52-1b2f-ef11-8409-000d3a
          "5e3f4a6b-7c8d-ef11-8409-000d3a4b9c24", "6f4a5b7c-8d9e-ef11-8409-000d3a4b9c25",
          "75c2dd85-e89e-e711-8122-000d3aa2331c", "8a6b7c9d-0e1f-ef11-8409-000d3a4b9c27"]
 # Records of the demo directory, so the service's `records` card has real items for the benchmark's chats.
-DEMO_RECORDS = [("incident", "e1a2b3c4-0001-4000-8000-000000001001"), ("account", "a0000001-0000-4000-8000-000000000001"),
-                ("incident", "e1a2b3c4-0002-4000-8000-000000001002"), ("contact", "c0000001-0000-4000-8000-000000000001"),
+DEMO_RECORDS = [("incident", "e1a2b3c4-0001-4000-8000-000000001001"),
+                ("account", "a0000001-0000-4000-8000-000000000001"),
+                ("incident", "e1a2b3c4-0002-4000-8000-000000001002"),
+                ("contact", "c0000001-0000-4000-8000-000000000001"),
                 ("incident", "5b8f1c3e-7a2d-ef11-8409-000d3a4b9c21")]
 COLUMNS = ("tenant_id, record_type, record_id, chat_id, state, connected_by, connected_at, disconnected_by, "
            "disconnected_at, chat_title")
@@ -110,13 +112,14 @@ def python_rows(seg: Segment, base: int) -> Iterator[Row]:
                USERS[(i + 1) % 8] if gone else None, _iso(at + 86400) if gone else None, f"Bench chat {c}")
 
 
+_USERS_SQL = "ARRAY[" + ", ".join(f"'{u}'" for u in USERS) + "]"
 _PG_SEGMENT = f"""
 INSERT INTO connections ({COLUMNS})
 SELECT $1::text, (ARRAY[{", ".join(f"'{t}'" for t in TYPES)}])[1 + r % 10], md5($2::text || ':r:' || r)::uuid::text,
        '19:' || md5($2::text || ':c:' || c) || '@thread.v2',
-       CASE WHEN gone THEN 'disconnected' ELSE 'connected' END, (ARRAY[{", ".join(f"'{u}'" for u in USERS)}])[1 + i % 8],
+       CASE WHEN gone THEN 'disconnected' ELSE 'connected' END, ({_USERS_SQL})[1 + i % 8],
        to_char(at, 'YYYY-MM-DD"T"HH24:MI:SS') || '.000000+00:00',
-       CASE WHEN gone THEN (ARRAY[{", ".join(f"'{u}'" for u in USERS)}])[1 + (i + 1) % 8] END,
+       CASE WHEN gone THEN ({_USERS_SQL})[1 + (i + 1) % 8] END,
        CASE WHEN gone THEN to_char(at + interval '1 day', 'YYYY-MM-DD"T"HH24:MI:SS') || '.000000+00:00' END,
        'Bench chat ' || c
 FROM (SELECT i, i % 20 = 19 AS gone, timestamp '2024-01-01' + ($5::bigint + i) * interval '3 seconds' AS at,
@@ -151,13 +154,19 @@ def _sqlite_indexes(conn: sqlite3.Connection) -> list[tuple[str, str]]:
                              "AND sql IS NOT NULL"))
 
 
-async def seed_sqlite(path: Path, rows: int, extra: Sequence[Row] = (), batch: int = 100_000) -> SeedReport:
+async def seed_sqlite(path: Path, rows: int, extra: Sequence[Row] = ()) -> SeedReport:
     """Migrate the file at `path` with the project's schema, then load `rows` connections (extra included)."""
+    import asyncio
+
     db = await open_database(f"sqlite:///{path}")
     try:
         await migrate(db)
     finally:
         await db.close()
+    return await asyncio.to_thread(_load_sqlite, path, rows, extra)
+
+
+def _load_sqlite(path: Path, rows: int, extra: Sequence[Row], batch: int = 100_000) -> SeedReport:
     report = SeedReport(rows)
     conn = sqlite3.connect(path, isolation_level=None)
     try:
@@ -255,8 +264,9 @@ async def seed_postgres(url: str, rows: int, extra: Sequence[Row] = (), workers:
         t0 = time.perf_counter()
         for name, _ in indexes:
             await conn.execute(f'DROP INDEX "{name}"')
-        await conn.executemany(f"INSERT INTO connections ({COLUMNS}) VALUES "
-                               f"($1, $2, $3, $4, $5, $6, $7, $8, $9, $10)", extra)
+        if extra:  # (an empty executemany leaves asyncpg's implicit transaction open, blocking the index builds)
+            await conn.executemany(f"INSERT INTO connections ({COLUMNS}) VALUES "
+                                   f"($1, $2, $3, $4, $5, $6, $7, $8, $9, $10)", extra)
         statements: list[tuple[str, tuple[Any, ...]]] = []
         base = 0
         for seg in _plan(rows, extra):

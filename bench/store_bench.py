@@ -15,6 +15,8 @@ from __future__ import annotations
 
 import argparse
 import asyncio
+import json
+import math
 import os
 import random
 import re
@@ -83,7 +85,8 @@ async def sample_keys(db: Database, n: int, rng: random.Random) -> tuple[list[Ke
     """(existing rows, existing active rows, missing keys): misses pair a real record with a real chat it is not
     connected to, and carry unknown record and chat ids for the by-record and by-chat lookups."""
     top = await db.fetchrow("SELECT MAX(id) AS n FROM connections")
-    ids = rng.sample(range(1, int(top["n"]) + 1 if top and top["n"] else 1), min(2 * n, int(top["n"] or 0)))
+    last = int(top["n"]) if top and top["n"] else 0
+    ids = rng.sample(range(1, last + 1), min(2 * n, last))
     rows: list[Row] = []
     for lo in range(0, len(ids), 500):
         chunk = ids[lo:lo + 500]
@@ -121,21 +124,39 @@ def _miss_key(name: str, hit: Key, miss: Key) -> Key:
     return Key(hit.tenant, hit.rtype, hit.rid, miss.chat)
 
 
+async def server_ms(db: Database, fn: Lookup, keys: Sequence[Key]) -> list[float]:
+    """PostgreSQL's own planning + execution time per call (EXPLAIN ANALYZE): the query without client,
+    network and scheduler time, to tell a slow query from a busy machine."""
+    rec = _Recorder(db)
+    store = SqlConnectionStore(rec)
+    out = []
+    for k in keys:
+        await fn(store, k)
+        sql, args = rec.last
+        row = await db.fetchrow("EXPLAIN (ANALYZE, TIMING OFF, FORMAT JSON) " + sql, *args)
+        plan = json.loads(row["QUERY PLAN"])[0] if row else {}
+        out.append(float(plan.get("Planning Time", 0.0)) + float(plan.get("Execution Time", 0.0)))
+    return out
+
+
 async def measure(db: Database, samples: int, warmup: int, rng: random.Random) -> list[dict[str, Any]]:
     store = SqlConnectionStore(db)
     hits, active, misses = await sample_keys(db, samples, rng)
     # The driver's own floor (pool, round trip, event loop): a lookup's tail above it is the query's.
     lat, _ = await _time(store, lambda s, k: db.fetchrow("SELECT 1 AS one"), hits[:warmup] + hits)
     results = [{"query": "SELECT 1 (driver floor)", "keys": "-", "calls": len(hits), "rows": 1.0,
-                "p50": _pct(lat[warmup:], 0.5), "p99": _pct(lat[warmup:], 0.99), "max": max(lat[warmup:])}]
+                "p50": _pct(lat[warmup:], 0.5), "p99": _pct(lat[warmup:], 0.99), "max": max(lat[warmup:]),
+                "server": float("nan")}]
     for name, fn in LOOKUPS.items():
         existing = active if name == "active" else hits
         missing = [_miss_key(name, h, m) for h, m in zip(hits, misses, strict=False)]
         await _time(store, fn, existing[:warmup] + missing[:warmup])
         for kind, keys in (("existing", existing), ("missing", missing)):
             lat, rows = await _time(store, fn, keys)
+            server = await server_ms(db, fn, keys[:300]) if db.dialect == "postgresql" else []
             results.append({"query": name, "keys": kind, "calls": len(lat), "rows": rows, "p50": _pct(lat, 0.5),
-                            "p99": _pct(lat, 0.99), "max": max(lat, default=float("nan"))})
+                            "p99": _pct(lat, 0.99), "max": max(lat, default=float("nan")),
+                            "server": _pct(server, 0.99)})
     return results
 
 
@@ -181,11 +202,15 @@ async def plans(db: Database, key: Key) -> list[dict[str, Any]]:
 
 def print_figures(results: list[dict[str, Any]]) -> None:
     print("\nlookups (ms per call, one at a time through store/db.py):")
-    print(f"| {'query':<23} | {'keys':<8} | {'calls':>5} | {'rows/call':>9} | {'p50':>6} | {'p99':>6} | {'max':>7} |")
-    print(f"|{'-' * 25}|{'-' * 10}|{'-' * 7}|{'-' * 11}|{'-' * 8}|{'-' * 8}|{'-' * 9}|")
+    print(f"| {'query':<23} | {'keys':<8} | {'calls':>5} | {'rows/call':>9} | {'p50':>6} | {'p99':>6} | {'max':>7} "
+          f"| {'server p99':>10} |")
+    print(f"|{'-' * 25}|{'-' * 10}|{'-' * 7}|{'-' * 11}|{'-' * 8}|{'-' * 8}|{'-' * 9}|{'-' * 12}|")
     for r in results:
+        server = "-" if math.isnan(r["server"]) else f"{r['server']:.3f}"
         print(f"| {r['query']:<23} | {r['keys']:<8} | {r['calls']:>5} | {r['rows']:>9.2f} | {r['p50']:>6.3f} | "
-              f"{r['p99']:>6.3f} | {r['max']:>7.3f} |")
+              f"{r['p99']:>6.3f} | {r['max']:>7.3f} | {server:>10} |")
+    if any(not math.isnan(r["server"]) for r in results):
+        print("server p99 = PostgreSQL planning + execution time (EXPLAIN ANALYZE) over the first 300 keys")
 
 
 def print_plans(dialect: str, found: list[dict[str, Any]]) -> None:

@@ -12,7 +12,7 @@ import sys
 import time
 import urllib.request
 from collections.abc import Callable
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from pathlib import Path
 from typing import IO
 
@@ -71,6 +71,37 @@ TARGETS: dict[str, Target] = {
                              personal_share=0.0, skip=_no_app),
     "service-pg": Target("service-pg", _service(lambda _: PG_URL), personal_share=0.0, skip=_no_pg),
 }
+
+
+def with_database(t: Target, url: str) -> Target:
+    """The same service target on a database prepared beforehand (e.g. seeded by bench.seed)."""
+    return replace(t, build=_service(lambda _: url))
+
+
+async def seed_service_databases(names: list[str], rows: int, conversations: int,
+                                 scratch: Path) -> tuple[dict[str, Target], list[str]]:
+    """Seed one database per service target (reused by all its rounds): `rows` connections, among them 1-3 to
+    demo-directory records for each benchmark groupChat, so `records` lists real items. Returns the seeded targets
+    and the PostgreSQL URLs to drop afterwards."""
+    from bench import seed
+
+    extra = seed.bench_chat_rows(conversations)
+    seeded: dict[str, Target] = {}
+    created: list[str] = []
+    for name in names:
+        t = TARGETS[name]
+        if not name.startswith("service") or t.skip():
+            continue
+        if name == "service-pg":
+            url = await seed.create_pg_database(PG_URL)
+            created.append(url)
+            report = await seed.seed_postgres(url, rows, extra)
+        else:
+            path = scratch / f"seeded-{name}.db"
+            url, report = f"sqlite:///{path}", await seed.seed_sqlite(path, rows, extra)
+        print(f"{name}: {report.line()} ({url.rsplit('/', 1)[1]})", flush=True)
+        seeded[name] = with_database(t, url)
+    return seeded, created
 
 
 def free_port() -> int:

@@ -9,7 +9,8 @@ from dataclasses import dataclass
 from typing import Any
 
 from domain.model import RecordType
-from domain.settings import MAX_CHAIN, MAX_RULES, MAX_WATCHED, RecordTypeSettings, Settings, from_dict
+from domain.notifications import notify_refusal, validate_notify
+from domain.settings import MAX_CHAIN, MAX_RULES, RecordTypeSettings, Settings, from_dict
 
 RULE_KINDS = ("owner", "team_admin", "team_members", "connectors", "lookup")
 LOOKUP_TYPES = frozenset({"Lookup", "Customer", "Owner"})
@@ -158,31 +159,11 @@ def _type_rules(rtype: RecordType, rts: RecordTypeSettings, types: Mapping[str, 
     return problems
 
 
-def notify_refusal(rtype: RecordType) -> str | None:
-    """NOTIFY-03: virtual tables and tables without update events cannot notify."""
-    if rtype.virtual:
-        return f"{rtype.display_name} is a virtual table, so it cannot send key-update notifications"
-    if not rtype.update_events:
-        return f"{rtype.display_name} cannot raise update events, so it cannot send key-update notifications"
-    return None
-
-
 def _watched(rtype: RecordType, rts: RecordTypeSettings, where: str) -> list[Problem]:
-    at = f"{where}.watched"
+    """NOTIFY-01/03, with the notification planner's own rules (domain.notifications)."""
     if rts.notify and (why := notify_refusal(rtype)):
         return [Problem(f"{where}.notify", why)]
-    if len(rts.watched) > MAX_WATCHED:
-        return [Problem(at, f"at most {MAX_WATCHED} attributes can be watched, not {len(rts.watched)}")]
-    if rts.notify and not rts.watched:
-        return [Problem(at, "pick at least one attribute to notify on, or turn notifications off")]
-    for name in rts.watched:
-        attr = rtype.attributes.get(name)
-        if attr is None:
-            return [Problem(at, f"{rtype.display_name} has no attribute {name!r}")]
-        if not attr.watch_supported:
-            return [Problem(at, f"{attr.display_name} ({name}) is of type {attr.type}, "
-                                "which key-update notifications do not support")]
-    return []
+    return [Problem(f"{where}.watched", p) for p in validate_notify(rtype, rts.notify, rts.watched)][:1]
 
 
 def _rules(rtype: RecordType, rts: RecordTypeSettings, types: Mapping[str, RecordType],

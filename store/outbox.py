@@ -92,7 +92,7 @@ class SqlOutbox:
         for start in range(0, len(ids), 1000):
             chunk = ids[start:start + 1000]
             rows = await self._db.fetch(
-                f"UPDATE outbox SET claimed_until = $1, not_before = $1 WHERE id IN ({placeholders(3, len(chunk))}) "
+                f"UPDATE outbox SET claimed_until = $1, not_before = $1 WHERE id IN ({placeholders(4, len(chunk))}) "
                 "AND claimed_by = $2 AND state = 'pending' AND claimed_until >= $3 RETURNING id",
                 until, worker, utc(now), *chunk)
             renewed.update(int(r["id"]) for r in rows)

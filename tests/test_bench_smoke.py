@@ -4,12 +4,14 @@ from __future__ import annotations
 
 import asyncio
 import json
+import os
 import re
 import sys
 from collections.abc import AsyncIterator
 from pathlib import Path
 
 import aiohttp
+import asyncpg
 import pytest
 from aiohttp import web
 
@@ -37,7 +39,7 @@ def _summary_rows(out: str) -> dict[str, list[str]]:
     return {r[0]: r for r in body} | {"header": header}
 
 
-def _check_run_output(out: str) -> None:
+def assert_run_output(out: str) -> None:
     for name in ("bare", "stock"):
         assert f"round 1 {name}: ready in" in out and "last reply 'Echo: <at>Connected Chats</at> help'" in out, out
     rows = _summary_rows(out)
@@ -55,7 +57,7 @@ async def test_run_python_driver_prints_table() -> None:
     """bench.run with the Python generators starts both anchors and prints throughput, ratios, CPU, RSS."""
     out = await _run("-m", "bench.run", "--seconds", "1", "--rounds", "1", "--targets", "bare,stock",
                      "--driver", "python", "--warmup", "0.5")
-    _check_run_output(out)
+    assert_run_output(out)
 
 
 @pytest.mark.skipif(wrk_path() is None, reason="wrk is not installed (apt-get install -y wrk); wrk path not smoked")
@@ -63,7 +65,7 @@ async def test_run_wrk_driver_prints_table() -> None:
     """bench.run's documented command drives both anchors with wrk + teams.lua and prints its table."""
     out = await _run("-m", "bench.run", "--seconds", "1", "--rounds", "1", "--targets", "bare,stock")
     assert "saturation driver wrk" in out, out
-    _check_run_output(out)
+    assert_run_output(out)
 
 
 @pytest.fixture
@@ -107,3 +109,52 @@ async def test_open_loop_sends_invokes(servers: tuple[str, str]) -> None:
     figures = r"open: 20 requests .* errors 0, p50 [\d.]+ ms, p90 [\d.]+ ms, p99 [\d.]+ ms, max [\d.]+ ms"
     assert re.search(figures, out), out
     assert await _delivered(connector) == 0
+
+
+# | query | keys | calls | rows/call | p50 | p99 | max | ...  -> (query, keys, calls, p50, p99, max)
+LOOKUP_ROW = re.compile(r"^\| (\S+) +\| (existing|missing) +\| +(\d+) \| +[\d.]+ "
+                        r"\| +([\d.]+) \| +([\d.]+) \| +([\d.]+) \|", re.M)
+PG_ADMIN_URL = os.environ.get("TEST_POSTGRES_URL", "postgresql://postgres@127.0.0.1:5432/test")
+
+
+def _check_store_bench(out: str, plan_word: str) -> None:
+    assert "seeded 2,000 connections" in out, out
+    rows = LOOKUP_ROW.findall(out)
+    lookups = {"for_record", "for_record+history", "for_record_any_tenant", "for_chat", "active", "last_connector"}
+    assert {(r[0], r[1]) for r in rows} == {(q, k) for q in lookups for k in ("existing", "missing")}, out
+    assert all(int(r[2]) == 50 and float(r[5]) >= float(r[3]) > 0 for r in rows), out
+    for q in lookups:
+        section = out.split(f"\n== {q}: SELECT", 1)[1].split("\n== ", 1)[0]
+        assert plan_word in section and "-- uses an index: " in section, out
+    assert re.search(r"^target (met|MISSED)", out, re.M), out
+
+
+async def test_store_bench_sqlite_prints_figures_and_plans() -> None:
+    """store_bench seeds 2,000 connections in SQLite, prints p50/p99/max per lookup and each EXPLAIN QUERY PLAN."""
+    out = await _run("-m", "bench.store_bench", "--backend", "sqlite", "--rows", "2000", "--samples", "50",
+                     "--warmup", "5")
+    _check_store_bench(out, "SEARCH connections USING")
+
+
+async def test_store_bench_postgresql_prints_figures_plans_and_drops_its_database() -> None:
+    """store_bench seeds a fresh PostgreSQL database, prints figures and EXPLAIN ANALYZE plans, then drops it."""
+    out = await _run("-m", "bench.store_bench", "--backend", "postgresql", "--rows", "2000", "--samples", "50",
+                     "--warmup", "5", "--url", PG_ADMIN_URL)
+    _check_store_bench(out, "Execution Time:")
+    assert "-- generic plan (plan_cache_mode = force_generic_plan):" in out, out
+    name = re.search(r"database (cc_bench_\w+)", out)
+    assert name, out
+    conn = await asyncpg.connect(PG_ADMIN_URL)
+    try:
+        assert await conn.fetchval("SELECT count(*) FROM pg_database WHERE datname = $1", name.group(1)) == 0
+    finally:
+        await conn.close()
+
+
+async def test_run_seeded_records_replies_with_a_card() -> None:
+    """--seed-connections seeds the service's SQLite file and --text records gets a records card per activity."""
+    out = await _run("-m", "bench.run", "--seconds", "1", "--rounds", "1", "--targets", "service-sqlite",
+                     "--driver", "python", "--warmup", "0.2", "--text", "records", "--seed-connections", "3000")
+    assert re.search(r"service-sqlite: seeded 3,000 connections: .*file \d+ MB", out), out
+    assert "replies per activity 1.00, last reply 'application/vnd.microsoft.card.adaptive'" in out, out
+    assert "command 'records'; 3,000 connections seeded" in out, out

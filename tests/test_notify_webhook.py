@@ -198,6 +198,11 @@ async def test_correlation_id_identifies_operation_without_operation_id(lite: Se
     (json.dumps({"MessageName": "Update", "PrimaryEntityName": "incident", "PrimaryEntityId": CASE_ID,
                  "InputParameters": {"Target": {}}}), "InputParameters"),
     (b"\xff\xfe\x00garbage", "not JSON"),
+    (b"[" * 100_000, "nested too deeply"),
+    (json.dumps({"MessageName": "Update", "PrimaryEntityName": "incident", "PrimaryEntityId": CASE_ID,
+                 "InputParameters": [{"key": "Target", "value": {"Attributes": [
+                     {"key": "title", "value": [[[[[[[[[[[["deep"]]]]]]]]]]]]}], "FormattedValues": 7}}]}),
+     "FormattedValues"),
 ])
 async def test_malformed_body_is_400_and_writes_nothing(lite: Service, payload: bytes | str, message: str):
     """Bad input gets 400 with a message naming the problem; nothing is recorded."""

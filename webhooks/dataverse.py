@@ -71,8 +71,9 @@ async def webhook(request: web.Request) -> web.Response:
     raw = await request.read()
     try:
         op = parse(json.loads(raw.decode("utf-8-sig")), raw, truncated=SIZE_EXCEEDED in request.headers)
-    except (ValueError, UnicodeDecodeError) as exc:  # BadPayload, JSON and encoding errors are all ValueErrors
-        message = str(exc) if isinstance(exc, BadPayload) else f"the body is not JSON: {exc}"
+    except (ValueError, RecursionError) as exc:  # BadPayload, JSON and encoding errors are ValueErrors
+        message = (str(exc) if isinstance(exc, BadPayload) else f"the body is not JSON: {exc}"
+                   if isinstance(exc, ValueError) else "the body is nested too deeply")
         return web.json_response({"error": message}, status=400)
     if op.message != "Update":
         return web.json_response({"status": "ignored", "reason": f"{op.message} messages don't notify"})

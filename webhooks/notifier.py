@@ -6,7 +6,7 @@ from __future__ import annotations
 import logging
 from collections.abc import Callable, Sequence
 from dataclasses import asdict, dataclass
-from datetime import datetime
+from datetime import UTC, datetime
 from typing import Any, Protocol
 
 from domain.model import ChangeEvent, Connection, FieldChange, Record, RecordType
@@ -99,7 +99,7 @@ class Notifier:
 
 def to_payload(update: Update) -> dict[str, Any]:
     data = asdict(update)
-    data["changed_at"] = update.changed_at.isoformat()
+    data["changed_at"] = update.changed_at.astimezone(UTC).isoformat()  # cards show times as UTC, read locally
     data["changes"] = [asdict(c) for c in update.changes]
     return data
 

@@ -14,8 +14,10 @@ import random
 import socket
 import time
 import uuid
+from collections.abc import Awaitable
 from dataclasses import dataclass, field
 from datetime import UTC, datetime, timedelta
+from typing import TypeVar
 
 from cards.render import render
 from domain.model import ConversationRef
@@ -27,6 +29,7 @@ from webhooks.notifier import from_payload
 from webhooks.pacing import Pacer
 
 log = logging.getLogger(__name__)
+T = TypeVar("T")
 RETRYABLE = frozenset({401, 412, 429, 502, 503, 504})  # 401: a token refused twice; the next attempt fetches anew
 GONE = frozenset({403, 404})  # BotNotInConversationRoster, or the conversation no longer exists
 CLAIM_GAP = 0.05  # seconds between claims at least
@@ -60,7 +63,7 @@ class Stats:
 
 class DeliveryWorker:
     def __init__(self, outbox: SqlOutbox, connections: ConnectionStore, messenger: Messenger, *,
-                 worker_id: str = "", batch: int = 200, max_held: int = 1000, poll: float = 0.5,
+                 worker_id: str = "", batch: int = 50, max_held: int = 1000, poll: float = 0.5,
                  max_attempts: int = 8, backoff_cap: float = 300.0) -> None:
         self.outbox, self.connections, self.messenger = outbox, connections, messenger
         self.id = worker_id or f"{socket.gethostname()}:{os.getpid()}:{uuid.uuid4().hex[:6]}"
@@ -110,14 +113,10 @@ class DeliveryWorker:
             await self._pause(CLAIM_GAP - (time.monotonic() - claimed_at))
             claimed_at = time.monotonic()
             self._wake.clear()
-            try:
-                claimed = await self._claim()
-                if time.monotonic() - renewed > RENEW_EVERY:
-                    renewed = time.monotonic()
-                    await self.claims.renew()
-            except Exception:  # the database went away: keep the loop alive and try again
-                log.exception("outbox claim failed")
-                claimed = 0
+            claimed = await self._guarded(self._claim(), "claiming outbox rows") or 0
+            if time.monotonic() - renewed > RENEW_EVERY:
+                renewed = time.monotonic()
+                await self._guarded(self.claims.renew(), "renewing outbox leases")
             if claimed < self.batch:
                 with contextlib.suppress(TimeoutError):
                     await asyncio.wait_for(self._wake.wait(), self.poll)
@@ -125,14 +124,20 @@ class DeliveryWorker:
                 housekeeping = time.monotonic()
                 await self._housekeeping()
 
+    @staticmethod
+    async def _guarded(step: Awaitable[T], what: str) -> T | None:
+        """The loop outlives a database that went away: log, and try again on the next round."""
+        try:
+            return await step
+        except Exception:
+            log.exception("%s failed", what)
+            return None
+
     async def _housekeeping(self) -> None:
         now = time.monotonic()
         self.pacer.forget_idle(now, set(self._lanes))
         self._gone = {chat: at for chat, at in self._gone.items() if at > now - 3600}
-        try:
-            await self.outbox.purge(datetime.now(UTC))
-        except Exception:
-            log.exception("outbox purge failed")
+        await self._guarded(self.outbox.purge(datetime.now(UTC)), "purging the outbox")
 
     async def _claim(self) -> int:
         rows = await self.claims.claim(min(self.batch, self.claims.room()))
@@ -225,8 +230,20 @@ class DeliveryWorker:
             except TimeoutError:
                 await self._failed(group, DeliveryError(504, f"no answer within {POST_TIMEOUT:.0f} s"))
                 return
-            await self.outbox.done_many(_ids(group), datetime.now(UTC))  # right after the post: the repeat window
+            await self._record_done(group)
         self.stats.delivered += len(group)
+
+    async def _record_done(self, group: list[Row]) -> None:
+        """Right after the post returns: until this commits, a crash would post the card again. A database hiccup
+        gets a few quick tries before the rows are left to their lease (and that one repeat)."""
+        for attempt in range(3):
+            try:
+                await self.outbox.done_many(_ids(group), datetime.now(UTC))
+                return
+            except Exception:
+                if attempt == 2:
+                    raise
+                await asyncio.sleep(0.2)
 
     async def _failed(self, group: list[Row], exc: DeliveryError) -> None:
         tenant, chat, ids = group[0]["tenant_id"], group[0]["chat_id"], _ids(group)

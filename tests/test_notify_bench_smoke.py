@@ -1,0 +1,22 @@
+"""A tiny run of bench/notify_bench.py: it starts the service, replays webhooks and prints its figures. Not a timed
+test: it only checks the benchmark works and counts no duplicates or losses."""
+from __future__ import annotations
+
+import subprocess
+import sys
+from pathlib import Path
+
+ROOT = Path(__file__).resolve().parent.parent
+
+
+def test_notify_bench_runs_and_prints_its_figures():
+    """The benchmark prints latency, throughput, CPU, duplicates 0 and losses 0 for a small steady run."""
+    out = subprocess.run([sys.executable, "-m", "bench.notify_bench", "--records", "12", "--chats", "2",
+                          "--rate", "0", "--no-kill", "--wait", "30"], cwd=ROOT, capture_output=True, text=True,
+                         timeout=120)
+    assert out.returncode == 0, out.stderr[-2000:]
+    rows = {line.split()[0]: line.split()[1:] for line in out.stdout.splitlines() if line.strip()}
+    for figure in ("accept_p50_ms", "accept_p99_ms", "delivery_p99_s", "msgs_per_s", "cpu_pct_of_core"):
+        assert figure in rows, out.stdout
+    assert rows["messages"] == ["24"]
+    assert rows["duplicates"] == ["0"] and rows["losses"] == ["0"], out.stdout
