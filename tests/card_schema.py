@@ -31,3 +31,17 @@ def problems(card: dict[str, Any]) -> list[str]:
 def assert_valid_card(card: dict[str, Any]) -> None:
     found = problems(card)
     assert not found, "invalid Adaptive Card:\n" + "\n".join(found)
+
+
+def card_texts(card: Any) -> list[str]:
+    """Every TextRun and TextBlock text in a card, in document order."""
+    out: list[str] = []
+    if isinstance(card, dict):
+        if card.get("type") in ("TextRun", "TextBlock") and isinstance(card.get("text"), str):
+            out.append(card["text"])
+        for value in card.values():
+            out += card_texts(value)
+    elif isinstance(card, list):
+        for value in card:
+            out += card_texts(value)
+    return out

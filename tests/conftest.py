@@ -16,6 +16,7 @@ from aiohttp import web
 from app import create_app
 from config import Config
 from tests.fake_connector import FakeConnector
+from tests.servers import serve
 from tests.teams import Bot
 
 PG_ADMIN_URL = os.environ.get("TEST_POSTGRES_URL", "postgresql://postgres@127.0.0.1:5432/test")
@@ -73,12 +74,8 @@ class Running:
 
 async def start_app(config: Config) -> tuple[web.Application, web.AppRunner, str]:
     app = create_app(config)
-    runner = web.AppRunner(app, access_log=None)
-    await runner.setup()
-    site = web.TCPSite(runner, "127.0.0.1", 0)
-    await site.start()
-    port = site._server.sockets[0].getsockname()[1]  # type: ignore[union-attr]
-    return app, runner, f"http://127.0.0.1:{port}"
+    runner, url = await serve(app)
+    return app, runner, url
 
 
 def test_config(database_url: str, **overrides: Any) -> Config:

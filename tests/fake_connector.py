@@ -10,6 +10,8 @@ from typing import Any
 
 from aiohttp import web
 
+from tests.servers import serve
+
 
 class FakeConnector:
     def __init__(self) -> None:
@@ -58,12 +60,8 @@ class FakeConnector:
         app.router.add_post("/v3/conversations/{conv}/activities/{reply}", self._post)
         app.router.add_put("/v3/conversations/{conv}/activities/{act}", self._put)
         app.router.add_get("/v3/conversations/{conv}/members/{member}", self._member)
-        self._runner = web.AppRunner(app, access_log=None)
-        await self._runner.setup()
-        site = web.TCPSite(self._runner, "127.0.0.1", 0)
-        await site.start()
-        port = site._server.sockets[0].getsockname()[1]  # type: ignore[union-attr]
-        self.url = f"http://127.0.0.1:{port}/"
+        self._runner, base = await serve(app)
+        self.url = base + "/"
         return self
 
     async def stop(self) -> None:

@@ -30,6 +30,7 @@ from tests.fake_dataverse_meta import answer as metadata
 from tests.fake_dataverse_odata import ODataError, parse_expand, parse_filter, serialize
 from tests.fake_dataverse_security import Security
 from tests.fake_dataverse_seed import LOOKUPS, Ref, Table, add_view, seed_tables
+from tests.servers import serve
 
 API = "/api/data/v9.2/"
 SEGMENT = re.compile(r"^(?P<name>[\w.]+)(?:\((?P<key>.*)\))?$")
@@ -65,12 +66,7 @@ class FakeDataverse:
     async def __aenter__(self) -> FakeDataverse:
         app = web.Application()
         app.router.add_route("*", API + "{tail:.*}", self._handle)
-        self._runner = web.AppRunner(app)
-        await self._runner.setup()
-        site = web.TCPSite(self._runner, "127.0.0.1", 0)
-        await site.start()
-        port = site._server.sockets[0].getsockname()[1]  # type: ignore[union-attr]
-        self.url = f"http://127.0.0.1:{port}"
+        self._runner, self.url = await serve(app)
         return self
 
     async def __aexit__(self, *exc: object) -> None:

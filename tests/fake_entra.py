@@ -19,6 +19,7 @@ from aiohttp import web
 from cryptography.hazmat.primitives.asymmetric import rsa
 from jwt.algorithms import RSAAlgorithm
 
+from tests.servers import serve
 from tests.teams import TENANT
 
 CLIENT_ID = "d1b5e3a4-7c2f-4e8a-9b6d-0f1e2a3b4c5d"
@@ -59,12 +60,7 @@ class FakeEntra:
         app = web.Application()
         app.router.add_get("/common/v2.0/.well-known/openid-configuration", self._config)
         app.router.add_get("/common/discovery/v2.0/keys", self._keys)
-        self._runner = web.AppRunner(app, access_log=None)
-        await self._runner.setup()
-        site = web.TCPSite(self._runner, "127.0.0.1", 0)
-        await site.start()
-        port = site._server.sockets[0].getsockname()[1]  # type: ignore[union-attr]
-        self.url = f"http://127.0.0.1:{port}"
+        self._runner, self.url = await serve(app)
         return self
 
     async def __aexit__(self, *exc: object) -> None:

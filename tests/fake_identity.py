@@ -11,6 +11,8 @@ import jwt
 from aiohttp import web
 from cryptography.hazmat.primitives.asymmetric import rsa
 
+from tests.servers import serve
+
 
 class FakeIdentity:
     def __init__(self, endorsements: list[str] | None = None) -> None:
@@ -52,11 +54,7 @@ class FakeIdentity:
         app.router.add_get("/.well-known/openid-configuration", self._config)
         app.router.add_get("/keys", self._keys)
         app.router.add_post("/oauth2/v2.0/token", self._token)
-        self._runner = web.AppRunner(app, access_log=None)
-        await self._runner.setup()
-        site = web.TCPSite(self._runner, "127.0.0.1", 0)
-        await site.start()
-        self.url = f"http://127.0.0.1:{site._server.sockets[0].getsockname()[1]}"  # type: ignore[union-attr]
+        self._runner, self.url = await serve(app)
         return self
 
     async def stop(self) -> None:

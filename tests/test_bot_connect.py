@@ -3,6 +3,7 @@ from __future__ import annotations
 
 import asyncio
 
+from tests.card_schema import card_texts
 from tests.conftest import Running
 from tests.fake_connector import FakeConnector
 from tests.teams import ADELE, ALEX, GROUP, ISAIAH, MEGAN, activity
@@ -12,20 +13,7 @@ CASE_ID = "e1a2b3c4-0001-4000-8000-000000001001"
 
 
 def all_text(card: dict) -> str:
-    """Every TextRun/TextBlock text in a card, joined."""
-    out: list[str] = []
-
-    def walk(node: object) -> None:
-        if isinstance(node, dict):
-            if node.get("type") in ("TextRun", "TextBlock") and isinstance(node.get("text"), str):
-                out.append(node["text"])
-            for v in node.values():
-                walk(v)
-        elif isinstance(node, list):
-            for v in node:
-                walk(v)
-    walk(card)
-    return "\n".join(out)
+    return "\n".join(card_texts(card))
 
 
 async def test_connect_posts_confirmation_and_context_card(running_any_db: Running, connector: FakeConnector):

@@ -9,7 +9,7 @@ import pytest
 from cards.render import MAX_CARD_BYTES, render
 from domain.model import Connection, Record, RecordType
 from domain.results import ChatItem, ChatList, Connected, ContextNote, Disconnected, RecordItem
-from tests.card_schema import assert_valid_card
+from tests.card_schema import assert_valid_card, card_texts
 
 HOSTILE = [
     'He said "stop" and left',
@@ -24,29 +24,13 @@ HOSTILE = [
 ]
 
 
-def texts(card: dict) -> list[str]:
-    out: list[str] = []
-
-    def walk(node: object) -> None:
-        if isinstance(node, dict):
-            if node.get("type") in ("TextRun", "TextBlock") and isinstance(node.get("text"), str):
-                out.append(node["text"])
-            for value in node.values():
-                walk(value)
-        elif isinstance(node, list):
-            for value in node:
-                walk(value)
-    walk(card)
-    return out
-
-
 @pytest.mark.parametrize("value", HOSTILE, ids=range(len(HOSTILE)))
 def test_hostile_value_renders_intact_in_valid_card(value):
     """Any record text yields a valid card that shows the text unchanged (JSON-escaped, never concatenated)."""
     note = ContextNote("Case", value, "https://crm.example/x?a=1&b=\"2\"", [("Title", value), (value, "label")])
     card = render("context", note=note)
     assert_valid_card(card)
-    assert texts(card).count(value) >= 2
+    assert card_texts(card).count(value) >= 2
     assert json.loads(json.dumps(card)) == card
 
 
@@ -56,7 +40,7 @@ def test_card_stays_under_teams_size_limit():
     card = render("context", note=ContextNote("Case", huge, "https://x", [(f"F{i}", huge) for i in range(5)]))
     assert len(json.dumps(card, ensure_ascii=False).encode()) <= MAX_CARD_BYTES
     assert_valid_card(card)
-    assert any(t.endswith("(truncated)") for t in texts(card))
+    assert any(t.endswith("(truncated)") for t in card_texts(card))
 
 
 def _objects():
