@@ -1,6 +1,7 @@
 """Wires connected-chats together and runs it: `python app.py` (configuration from the environment, see README)."""
 from __future__ import annotations
 
+import gc
 import logging
 from collections.abc import AsyncIterator
 
@@ -85,6 +86,10 @@ async def _resources(app: web.Application) -> AsyncIterator[None]:
     app[ADAPTER] = TeamsAdapter(router, connector, keys, config.app_id, config.token_issuer, config.allowed_tenants)
     if config.local_mode:
         log.warning("MicrosoftAppId is empty: local mode, incoming activities are NOT authenticated")
+    # Start-up leaves ~140,000 long-lived objects (msgraph-sdk's models, templates); freezing them keeps the
+    # collector from rescanning them under load (profiled: 55 ms pauses, 14 per 10 s at saturation).
+    gc.collect()
+    gc.freeze()
     yield
     await graph.close()
     if close := getattr(records, "close", None):

@@ -27,6 +27,7 @@ class Measurement:
     delivered: float  # replies the fake connector received per activity in a 20-activity probe at 50/s
     invoke_p99_ms: float = math.nan  # only with --invoke-body
     invoke_errors: float = math.nan
+    invoke_late: float = math.nan  # as fixed_late, for the invoke phase
 
 
 _COLUMNS = [  # (header, attribute, format)
@@ -46,6 +47,7 @@ _COLUMNS = [  # (header, attribute, format)
     ("delivered", "delivered", "{:.2f}"),
     ("inv p99", "invoke_p99_ms", "{:.1f}"),
     ("inv err", "invoke_errors", "{:.0f}"),
+    ("inv late", "invoke_late", "{:.0f}"),
 ]
 
 

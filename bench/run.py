@@ -96,6 +96,7 @@ def measure(t: targets.Target, rnd: int, connector: str, driver: str, args: argp
         fixed.p50_ms, fixed.p99_ms, fixed.max_ms, fixed.errors, fixed.late,
         (cpu1 - cpu0) * 1000 / max(1, sat.requests), peak, delivered,
         invoke.p99_ms if invoke else math.nan, invoke.errors if invoke else math.nan,
+        invoke.late if invoke else math.nan,
     )
 
 

@@ -4,7 +4,7 @@ from __future__ import annotations
 from datetime import UTC, datetime
 
 from domain import rules
-from domain.model import Connection, ConversationRef, Record, RecordType, User
+from domain.model import Connection, ConversationRef, Record, RecordType, State, User
 from domain.ports import AuditLog, ConnectionStore, RecordSource, SettingsStore
 from domain.results import (
     ChatContext,
@@ -132,7 +132,10 @@ class ChatService:
         # The CRM's own privilege (security roles) or a role the admin listed under "who can disconnect".
         privileged = (any(r in settings.disconnect_roles for r in user.roles)
                       or rules.DISCONNECT_PRIVILEGE in await self.records.privileges(user))
-        last = await self.connections.last_connector(conn.tenant_id, conn.record_type, conn.record_id, conn.chat_id)
+        # Only one active row per record and chat exists and a reconnect adds a newer one, so an active row's
+        # connector is the most recent one; only history rows need the query.
+        last = conn.connected_by if conn.state is State.CONNECTED else await self.connections.last_connector(
+            conn.tenant_id, conn.record_type, conn.record_id, conn.chat_id)
         return rules.can_disconnect(privileged, rules.is_owner(record, user.id, user.teams), last == user.id,
                                     self.type_settings(settings, rtype))
 

@@ -103,7 +103,10 @@ class PostgresDatabase:
     async def connect(cls, url: str, min_size: int = 2, max_size: int = 10) -> PostgresDatabase:
         import asyncpg
 
-        pool = await asyncpg.create_pool(url, min_size=min_size, max_size=max_size, command_timeout=30)
+        async def keep(conn: Any) -> None:
+            """No session state is left outside transactions, so asyncpg's reset query would be a wasted round trip."""
+
+        pool = await asyncpg.create_pool(url, min_size=min_size, max_size=max_size, command_timeout=30, reset=keep)
         return cls(pool)
 
     async def execute(self, sql: str, *args: Any) -> int:
