@@ -117,7 +117,7 @@ LOOKUP_ROW = re.compile(r"^\| (\S+) +\| (existing|missing) +\| +(\d+) \| +[\d.]+
 PG_ADMIN_URL = os.environ.get("TEST_POSTGRES_URL", "postgresql://postgres@127.0.0.1:5432/test")
 
 
-def _check_store_bench(out: str, plan_word: str) -> None:
+def assert_store_bench(out: str, plan_word: str) -> None:
     assert "seeded 2,000 connections" in out, out
     rows = LOOKUP_ROW.findall(out)
     lookups = {"for_record", "for_record+history", "for_record_any_tenant", "for_chat", "active", "last_connector"}
@@ -133,14 +133,14 @@ async def test_store_bench_sqlite_prints_figures_and_plans() -> None:
     """store_bench seeds 2,000 connections in SQLite, prints p50/p99/max per lookup and each EXPLAIN QUERY PLAN."""
     out = await _run("-m", "bench.store_bench", "--backend", "sqlite", "--rows", "2000", "--samples", "50",
                      "--warmup", "5")
-    _check_store_bench(out, "SEARCH connections USING")
+    assert_store_bench(out, "SEARCH connections USING")
 
 
 async def test_store_bench_postgresql_prints_figures_plans_and_drops_its_database() -> None:
     """store_bench seeds a fresh PostgreSQL database, prints figures and EXPLAIN ANALYZE plans, then drops it."""
     out = await _run("-m", "bench.store_bench", "--backend", "postgresql", "--rows", "2000", "--samples", "50",
                      "--warmup", "5", "--url", PG_ADMIN_URL)
-    _check_store_bench(out, "Execution Time:")
+    assert_store_bench(out, "Execution Time:")
     assert "-- generic plan (plan_cache_mode = force_generic_plan):" in out, out
     name = re.search(r"database (cc_bench_\w+)", out)
     assert name, out
