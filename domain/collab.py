@@ -121,6 +121,9 @@ class CollabService:
         try:
             await self.gateway.install_app(chat.chat_id)
         except GatewayError as exc:
+            # Recorded, so the chat is not lost if the agent never presses "Finish setup" (the audit lists it).
+            await self.chats.audit.append("new_chat_unfinished", ctx.tenant_id, user.id, chat.rtype.logical_name,
+                                          chat.record.id, chat.chat_id, now(), str(exc))
             return _unfinished(chat, f"the chat was created but I couldn't be added to it ({exc})")
         at = now()
         ref = ConversationRef(ctx.service_url, chat.chat_id, ctx.tenant_id, ctx.bot_id)

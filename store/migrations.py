@@ -33,13 +33,6 @@ STEPS: list[str] = [
     CREATE INDEX outbox_due ON outbox (state, not_before);
     CREATE INDEX outbox_by_chat ON outbox (chat_id, sent_at);
     """,
-    """
-    CREATE TABLE pending_chats (
-        id {id}, tenant_id TEXT NOT NULL, chat_id TEXT NOT NULL, record_type TEXT NOT NULL, record_id TEXT NOT NULL,
-        requested_by TEXT NOT NULL, step TEXT NOT NULL, attempts INTEGER NOT NULL DEFAULT 0,
-        last_error TEXT NOT NULL DEFAULT '', created_at TEXT NOT NULL, service_url TEXT NOT NULL DEFAULT '');
-    CREATE UNIQUE INDEX pending_chats_chat ON pending_chats (tenant_id, chat_id, record_type, record_id);
-    """,
     # A Dataverse webhook names a record, not a Teams tenant: find its chats in every tenant with one index probe.
     """
     CREATE INDEX connections_active_by_record ON connections (record_type, record_id) WHERE state = 'connected';

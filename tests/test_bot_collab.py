@@ -7,6 +7,7 @@ from collections.abc import AsyncIterator
 import aiohttp
 import pytest
 
+from app import SERVICE
 from tests.card_schema import assert_valid_card
 from tests.conftest import Running, start_app, test_config
 from tests.fake_connector import FakeConnector
@@ -145,7 +146,7 @@ async def test_new_chat_needs_someone_else_and_read_access(app: Running, connect
 async def test_new_chat_install_failure_is_kept_with_a_way_to_finish(sqlite_url, connector, graph, http):
     """A chat created but not installed is reported with a Finish setup button that completes it."""
     config = test_config(sqlite_url, graph_base_url=graph.url, graph_auth="none", teams_app_id="manifest-guid")
-    _application, runner, url = await start_app(config)
+    application, runner, url = await start_app(config)
     bot = Bot(url, connector.url, http)
     try:
         await bot.say(f"new case {CASE} with meganb@contoso.example", conv="a:alex", conv_type="personal")
@@ -153,6 +154,8 @@ async def test_new_chat_install_failure_is_kept_with_a_way_to_finish(sqlite_url,
         assert_valid_card(card)
         assert "not finished" in text_of(card) and '"verb": "finish"' in text_of(card)
         chat_id = next(iter(graph.chats))
+        recorded = await application[SERVICE].audit.query({"event": "new_chat_unfinished"})
+        assert [r["chat_id"] for r in recorded] == [chat_id]  # not lost if nobody presses Finish setup
         graph.add_catalog_app("manifest-guid", "cat-42")  # the admin uploads the app to the tenant catalog
         finish = next(a for a in card["actions"] if a.get("verb") == "finish")
         status, body = await bot.press("finish", finish["data"], conv="a:alex", conv_type="personal")
