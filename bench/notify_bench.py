@@ -29,6 +29,7 @@ import aiohttp
 from aiohttp import web
 
 from bench import procstat
+from bench.seed import create_pg_database, drop_pg_database
 from bench.targets import free_port
 from store.connections import SqlConnectionStore
 from store.db import Database, open_database
@@ -257,25 +258,12 @@ def _pct(values: list[float], p: int) -> float:
 async def _database(spec: str, scratch: Path) -> str:
     if spec == "sqlite":
         return f"sqlite:///{scratch}/bench.db"
-    import asyncpg
-    name = f"notify_bench_{uuid.uuid4().hex[:8]}"
-    conn = await asyncpg.connect(spec)
-    try:
-        await conn.execute(f'CREATE DATABASE "{name}"')
-    finally:
-        await conn.close()
-    return spec.rsplit("/", 1)[0] + "/" + name
+    return await create_pg_database(spec, prefix="notify_bench")
 
 
 async def _drop(spec: str, url: str) -> None:
-    if spec == "sqlite":
-        return
-    import asyncpg
-    conn = await asyncpg.connect(spec)
-    try:
-        await conn.execute(f'DROP DATABASE IF EXISTS "{url.rsplit("/", 1)[1]}" WITH (FORCE)')
-    finally:
-        await conn.close()
+    if spec != "sqlite":
+        await drop_pg_database(spec, url)
 
 
 def _print(rows: list[dict[str, Any]]) -> None:

@@ -2,18 +2,17 @@
 from __future__ import annotations
 
 import os
-import uuid
 from collections.abc import AsyncIterator
 from dataclasses import replace
 from pathlib import Path
 from typing import Any
 
 import aiohttp
-import asyncpg
 import pytest
 from aiohttp import web
 
 from app import create_app
+from bench.seed import create_pg_database, drop_pg_database
 from config import Config
 from tests.fake_connector import FakeConnector
 from tests.servers import serve
@@ -32,22 +31,11 @@ async def connector() -> AsyncIterator[FakeConnector]:
 
 async def _fresh_pg_database() -> str:
     """A new, empty PostgreSQL database for one test. Fails (never skips) when the server is unreachable."""
-    name = f"cc_{uuid.uuid4().hex[:12]}"
-    conn = await asyncpg.connect(PG_ADMIN_URL)
-    try:
-        await conn.execute(f'CREATE DATABASE "{name}"')
-    finally:
-        await conn.close()
-    return PG_ADMIN_URL.rsplit("/", 1)[0] + "/" + name
+    return await create_pg_database(PG_ADMIN_URL, prefix="cc")
 
 
 async def _drop_pg_database(url: str) -> None:
-    name = url.rsplit("/", 1)[1]
-    conn = await asyncpg.connect(PG_ADMIN_URL)
-    try:
-        await conn.execute(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)')
-    finally:
-        await conn.close()
+    await drop_pg_database(PG_ADMIN_URL, url)
 
 
 @pytest.fixture(params=["sqlite", "postgresql"])
