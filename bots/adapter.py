@@ -50,9 +50,7 @@ class _Adapter(BotAdapter):
         return responses
 
     async def update_activity(self, context: TurnContext, activity: Activity) -> ResourceResponse:
-        await self._connector.update(activity.service_url, activity.conversation.id, activity.id,
-                                     activity.serialize())
-        return ResourceResponse(id=activity.id)
+        raise NotImplementedError("this bot never edits messages")
 
     async def delete_activity(self, context: TurnContext, reference: ConversationReference) -> None:
         raise NotImplementedError("this bot never deletes messages")
@@ -149,7 +147,7 @@ def _turn(activity: Activity, raw: dict[str, Any]) -> Turn:
     value = activity.value if isinstance(activity.value, dict) else None
     return Turn(kind=activity.type, ctx=ctx, text=strip_bot_mention(activity.text or "", bot_names),
                 name=activity.name or "", value=value, activity_id=activity.id or "",
-                reply_to_id=activity.reply_to_id or "", mentions=tuple(mentions),
+                mentions=tuple(mentions),
                 # Teams (and the Agents Playground) announce an install twice, as installationUpdate "add" and
                 # as conversationUpdate membersAdded: only the latter counts, or every welcome is sent twice.
                 bot_added=bot.id in added,

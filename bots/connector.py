@@ -37,11 +37,6 @@ class ConnectorClient:
         body = await self._call("POST", service_url, path, activity)
         return str(body.get("id", ""))
 
-    async def update(self, service_url: str, conversation_id: str, activity_id: str,
-                     activity: dict[str, Any]) -> None:
-        path = f"v3/conversations/{quote(conversation_id, safe='')}/activities/{quote(activity_id, safe='')}"
-        await self._call("PUT", service_url, path, dict(activity, id=activity_id))
-
     async def member(self, service_url: str, conversation_id: str, member_id: str) -> dict[str, Any]:
         """A conversation member (Teams: id, name, aadObjectId, email, userPrincipalName); {} if unknown."""
         path = (f"v3/conversations/{quote(conversation_id, safe='')}/members/{quote(member_id, safe='')}")

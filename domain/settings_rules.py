@@ -43,10 +43,10 @@ def parse(data: Any, types: Mapping[str, RecordType]) -> Settings:
     problems = check_shape(data)
     if problems:
         raise SettingsInvalid(problems)
-    for raw in data.get("record_types", {}).values():
-        if raw.get("view") == "":
-            raw["view"] = None  # "" is what an empty <select> sends: the type's default view
-    settings = from_dict(data)
+    # "" is what an empty <select> sends: the type's default view. A copy, so the caller's dict stays as sent.
+    types_in = {name: {**raw, "view": None} if raw.get("view") == "" else raw
+                for name, raw in data.get("record_types", {}).items()}
+    settings = from_dict({**data, "record_types": types_in} if "record_types" in data else data)
     problems = validate(settings, types)
     if problems:
         raise SettingsInvalid(problems)

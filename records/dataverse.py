@@ -176,9 +176,6 @@ class DataverseRecordSource:
 
     # -- metadata loading ---------------------------------------------------------------------------------
 
-    async def entity_set(self, record_type: str) -> str:
-        return (await self._require(record_type)).entity_set
-
     async def _require(self, record_type: str) -> TypeMeta:
         meta = await self._type_meta(record_type)
         if meta is None:

@@ -22,8 +22,7 @@ from typing import TypeVar
 from cards.render import render
 from domain.model import ConversationRef
 from domain.notifications import coalesce
-from domain.ports import ConnectionStore, DeliveryError, Messenger
-from store.outbox import SqlOutbox
+from domain.ports import ConnectionStore, DeliveryError, Messenger, Outbox
 from webhooks.claims import POST_TIMEOUT, RENEW_EVERY, Claims, Row
 from webhooks.notifier import from_payload
 from webhooks.pacing import Pacer
@@ -62,7 +61,7 @@ class Stats:
 
 
 class DeliveryWorker:
-    def __init__(self, outbox: SqlOutbox, connections: ConnectionStore, messenger: Messenger, *,
+    def __init__(self, outbox: Outbox, connections: ConnectionStore, messenger: Messenger, *,
                  worker_id: str = "", batch: int = 50, max_held: int = 1000, poll: float = 0.5,
                  max_attempts: int = 8, backoff_cap: float = 300.0) -> None:
         self.outbox, self.connections, self.messenger = outbox, connections, messenger
