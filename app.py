@@ -18,7 +18,7 @@ from cards.render import render
 from config import Config
 from domain.collab import CollabService
 from domain.model import ConversationRef
-from domain.ports import RecordSource
+from domain.ports import RecordSource, SettingsStore
 from domain.results import ContextNote
 from domain.service import ChatService
 from graph import GraphGateway
@@ -42,6 +42,7 @@ SERVICE = web.AppKey("service", ChatService)
 CONNECTOR = web.AppKey("connector", ConnectorClient)
 ADAPTER = web.AppKey("adapter", TeamsAdapter)
 ROUTER = web.AppKey("router", Router)
+SETTINGS = web.AppKey("settings", SettingsStore)
 
 
 def open_records(config: Config) -> RecordSource:
@@ -67,7 +68,8 @@ async def _resources(app: web.Application) -> AsyncIterator[None]:
     db = await open_database(config.database_url)
     await migrate(db)
     records = open_records(config)
-    service = ChatService(records, SqlConnectionStore(db), SqlSettingsStore(db), SqlAuditLog(db))
+    settings = app[SETTINGS] = SqlSettingsStore(db)
+    service = ChatService(records, SqlConnectionStore(db), settings, SqlAuditLog(db))
     connector = ConnectorClient(session, _bot_tokens(config, session))
     graph = GraphGateway(config.graph_base_url, config.graph_auth, config.teams_app_catalog_id or None,
                          config.teams_app_id or None, rsc_permissions=rsc_permissions())
@@ -122,7 +124,8 @@ def create_app(config: Config) -> web.Application:
     app.router.add_get("/healthz", healthz)
     app.router.add_get("/readyz", readyz)
     install_tabs(app)
-    dataverse.install(app, config=CONFIG, db=DB, service=SERVICE, connector=CONNECTOR, router=ROUTER)
+    dataverse.install(app, config=CONFIG, db=DB, service=SERVICE, connector=CONNECTOR, router=ROUTER,
+                      settings=SETTINGS)
     return app
 
 

@@ -7,7 +7,6 @@ from bots import views
 from bots.parsing import type_and_key
 from bots.router import Router
 from bots.turn import Answer, Reply, Turn
-from domain.model import ConversationRef
 from domain.results import Refusal
 from domain.service import ChatService, now
 
@@ -81,11 +80,10 @@ def register(router: Router, service: ChatService) -> None:
             await service.chat_activity(ctx, now())
             return Answer()
         if turn.bot_removed:
-            await service.connections.mark_bot_removed(ctx.tenant_id, ctx.conversation_id, now())
+            await service.bot_removed(ctx)
             return Answer()
         if turn.bot_added and ctx.conversation_type != "channel":
-            await service.connections.save_conversation(
-                ConversationRef(ctx.service_url, ctx.conversation_id, ctx.tenant_id, ctx.bot_id), turn.chat_title)
+            await service.bot_added(ctx, turn.chat_title)
             return Answer(replies=[Reply(text=WELCOME)])
         return Answer()
 

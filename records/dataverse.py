@@ -11,13 +11,13 @@ from collections.abc import Sequence
 from datetime import datetime
 from typing import Any
 
+from domain.kinds import LOOKUP_TYPES
 from domain.model import Access, ChangeEvent, Record, RecordType, Team, User, View
 from domain.settings import OUT_OF_BOX_TYPES
 from records.dataverse_http import DataverseClient, TokenSource, odata_string
 from records.dataverse_meta import (
     ATTRIBUTE_SELECT,
     ENTITY_SELECT,
-    LOOKUP_TYPES,
     OPTION_CASTS,
     PUBLIC_VIEW,
     QUICK_FIND,

@@ -154,7 +154,7 @@ async def test_new_chat_install_failure_is_kept_with_a_way_to_finish(sqlite_url,
         assert_valid_card(card)
         assert "not finished" in text_of(card) and '"verb": "finish"' in text_of(card)
         chat_id = next(iter(graph.chats))
-        recorded = await application[SERVICE].audit.query({"event": "new_chat_unfinished"})
+        recorded = await application[SERVICE].audit_events({"event": "new_chat_unfinished"}, 500)
         assert [r["chat_id"] for r in recorded] == [chat_id]  # not lost if nobody presses Finish setup
         graph.add_catalog_app("manifest-guid", "cat-42")  # the admin uploads the app to the tenant catalog
         finish = next(a for a in card["actions"] if a.get("verb") == "finish")

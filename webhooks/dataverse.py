@@ -22,7 +22,7 @@ from bots.router import Router
 from config import Config
 from domain.model import ChangeEvent, RecordType
 from domain.notifications import UNKNOWN
-from domain.ports import GatewayError
+from domain.ports import GatewayError, SettingsStore
 from domain.service import ChatService
 from domain.settings import RecordTypeSettings
 from store.connections import SqlConnectionStore
@@ -169,15 +169,16 @@ async def outbox_status(request: web.Request) -> web.Response:
 
 def install(app: web.Application, *, config: web.AppKey[Config], db: web.AppKey[Database],
             service: web.AppKey[ChatService], connector: web.AppKey[ConnectorClient],
-            router: web.AppKey[Router]) -> None:
+            router: web.AppKey[Router], settings: web.AppKey[SettingsStore]) -> None:
     """Routes, plus a cleanup context (append after the app's own resources) that runs the delivery worker."""
 
     async def notifications(app: web.Application) -> Any:
         cfg, svc = app[config], app[service]
         outbox = SqlOutbox(app[db])
-        worker = DeliveryWorker(outbox, svc.connections, app[connector])
-        notifier = Notifier(svc.records, SqlConnectionStore(app[db]), svc.settings, outbox, cfg.allowed_tenants,
-                            worker.wake)
+        connections = SqlConnectionStore(app[db])
+        worker = DeliveryWorker(outbox, connections, app[connector])
+        # The service's own settings store: a change saved on the admin tab applies to the next webhook at once.
+        notifier = Notifier(svc.records, connections, app[settings], outbox, cfg.allowed_tenants, worker.wake)
         # With Dataverse the webhook reports the change `set` makes; the local source has no webhook.
         set_command.register(app[router], svc, notifier, submit_changes=cfg.record_source.startswith("local"))
         app[NOTIFY] = Notifications(cfg, notifier, worker, outbox)
