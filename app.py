@@ -15,7 +15,7 @@ from bots.adapter import TeamsAdapter
 from bots.connector import ConnectorClient, TokenSource
 from bots.router import Router
 from cards.render import render
-from config import Config
+from config import Config, ConfigError
 from domain.collab import CollabService
 from domain.model import ConversationRef
 from domain.ports import RecordSource, SettingsStore
@@ -47,7 +47,8 @@ SETTINGS = web.AppKey("settings", SettingsStore)
 
 def open_records(config: Config) -> RecordSource:
     try:
-        return open_source(config.record_source, config.public_url)
+        return open_source(config.record_source, config.public_url, config.dataverse_auth,
+                           config.dataverse_record_types)
     except (SourceConfigError, DirectoryError) as exc:
         raise SystemExit(f"connected-chats cannot start: {exc}") from None
 
@@ -131,7 +132,10 @@ def create_app(config: Config) -> web.Application:
 
 def main() -> None:
     logging.basicConfig(level=logging.INFO, format="%(asctime)s %(levelname)s %(name)s: %(message)s")
-    config = Config.from_env()
+    try:
+        config = Config.from_env()
+    except ConfigError as exc:
+        raise SystemExit(f"connected-chats cannot start: {exc}") from None
     print(f"connected-chats listening on http://{config.host}:{config.port} (bot endpoint /api/messages)",
           flush=True)
     web.run_app(create_app(config), host=config.host, port=config.port, print=None, access_log=None)

@@ -19,7 +19,7 @@ from aiohttp import web
 from bots import set_command
 from bots.connector import ConnectorClient
 from bots.router import Router
-from config import Config
+from config import Config, SourceKind
 from domain.model import ChangeEvent, RecordType
 from domain.notifications import UNKNOWN
 from domain.ports import GatewayError, SettingsStore
@@ -180,7 +180,7 @@ def install(app: web.Application, *, config: web.AppKey[Config], db: web.AppKey[
         # The service's own settings store: a change saved on the admin tab applies to the next webhook at once.
         notifier = Notifier(svc.records, connections, app[settings], outbox, cfg.allowed_tenants, worker.wake)
         # With Dataverse the webhook reports the change `set` makes; the local source has no webhook.
-        set_command.register(app[router], svc, notifier, submit_changes=cfg.record_source.startswith("local"))
+        set_command.register(app[router], svc, notifier, submit_changes=cfg.source_kind is SourceKind.LOCAL)
         app[NOTIFY] = Notifications(cfg, notifier, worker, outbox)
         if not cfg.webhook_key:
             log.warning("DATAVERSE_WEBHOOK_KEY is not set: %s refuses every call", WEBHOOK_PATH)
