@@ -5,7 +5,7 @@ import asyncio
 import re
 from typing import Any
 
-from bots import views
+from bots import replies
 from bots.commands import _data, _record_args
 from bots.connector import ConnectorClient
 from bots.router import Router
@@ -55,7 +55,7 @@ def register(router: Router, collab: CollabService, connector: ConnectorClient) 
 
     async def join(turn: Turn, args: str) -> list[Reply]:
         rtype, key = _record_args(args, "join case CAS-01001")
-        return [Reply(card=views.chats_card(await collab.join_view(turn.ctx, rtype, key)))]
+        return [Reply(card=replies.chats_card(await collab.join_view(turn.ctx, rtype, key)))]
 
     async def new(turn: Turn, args: str) -> list[Reply]:
         rtype, key, topic, emails = parse_new(args)
@@ -74,7 +74,7 @@ def register(router: Router, collab: CollabService, connector: ConnectorClient) 
         if not isinstance(chat, str) or not chat:
             raise Refusal("This button is missing its chat; run `join` again.")
         text = await collab.join(turn.ctx, *_data(data), chat)
-        return views.notice_card(Notice(text))
+        return replies.notice_card(Notice(text))
 
     async def verb_suggest(turn: Turn, data: dict[str, Any]) -> dict[str, Any]:
         section = data.get("section") if isinstance(data.get("section"), str) else None
@@ -90,13 +90,13 @@ def register(router: Router, collab: CollabService, connector: ConnectorClient) 
             return new_chat_card(await asyncio.wait_for(asyncio.shield(work), INVOKE_BUDGET))
         except TimeoutError:
             work.add_done_callback(lambda task: asyncio.ensure_future(_follow_up(turn, task)))
-            return views.notice_card(Notice("Creating the chat; I'll post here when it's ready."))
+            return replies.notice_card(Notice("Creating the chat; I'll post here when it's ready."))
 
     async def _follow_up(turn: Turn, task: asyncio.Future[NewChat]) -> None:
         ref = ConversationRef(turn.ctx.service_url, turn.ctx.conversation_id, turn.ctx.tenant_id, turn.ctx.bot_id)
         exc = task.exception()
-        card = views.notice_card(Notice(str(exc), ok=False)) if isinstance(exc, Refusal) else \
-            views.notice_card(Notice("Creating the chat failed; please try again.", ok=False)) if exc else \
+        card = replies.notice_card(Notice(str(exc), ok=False)) if isinstance(exc, Refusal) else \
+            replies.notice_card(Notice("Creating the chat failed; please try again.", ok=False)) if exc else \
             new_chat_card(task.result())
         await connector.post(ref, card)
 

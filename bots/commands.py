@@ -3,7 +3,7 @@ from __future__ import annotations
 
 from typing import Any
 
-from bots import views
+from bots import replies
 from bots.parsing import type_and_key
 from bots.router import Router
 from bots.turn import Answer, Reply, Turn
@@ -30,27 +30,27 @@ def _data(data: dict[str, Any]) -> tuple[str, str]:
 
 def register(router: Router, service: ChatService) -> None:
     async def help_(turn: Turn, args: str) -> list[Reply]:
-        return [Reply(text=views.help_text(turn.ctx.conversation_type))]
+        return [Reply(text=replies.help_text(turn.ctx.conversation_type))]
 
     async def connect(turn: Turn, args: str) -> list[Reply]:
         rtype, key = _record_args(args, "connect case CAS-01001")
-        return views.connected(await service.connect(turn.ctx, rtype, key, turn.chat_title))
+        return replies.connected(await service.connect(turn.ctx, rtype, key, turn.chat_title))
 
     async def disconnect(turn: Turn, args: str) -> list[Reply]:
         parsed = type_and_key(args) if args else None
         if args and parsed is None:
             raise Refusal("Say `disconnect` alone, or `disconnect <type> <key>`.")
         result = await service.disconnect(turn.ctx, *(parsed or (None, None)))
-        return [Reply(card=views.disconnected_card(result))]
+        return [Reply(card=replies.disconnected_card(result))]
 
     async def records(turn: Turn, args: str) -> list[Reply]:
         if turn.ctx.conversation_type != "groupChat":
             raise Refusal("Only group chats have connected records. Use `chats <type> <key>` to see a record's chats.")
-        return [Reply(card=views.records_card(await service.records_of_chat(turn.ctx)))]
+        return [Reply(card=replies.records_card(await service.records_of_chat(turn.ctx)))]
 
     async def chats(turn: Turn, args: str) -> list[Reply]:
         rtype, key = _record_args(args, "chats case CAS-01001")
-        return [Reply(card=views.chats_card(await service.chats_of_record(turn.ctx, rtype, key)))]
+        return [Reply(card=replies.chats_card(await service.chats_of_record(turn.ctx, rtype, key)))]
 
     for name, handler in (("help", help_), ("connect", connect), ("disconnect", disconnect),
                           ("records", records), ("chats", chats)):
@@ -58,17 +58,17 @@ def register(router: Router, service: ChatService) -> None:
 
     async def verb_connect(turn: Turn, data: dict[str, Any]) -> dict[str, Any]:
         result = await service.connect(turn.ctx, *_data(data), turn.chat_title)
-        return views.connected_card(result)
+        return replies.connected_card(result)
 
     async def verb_disconnect(turn: Turn, data: dict[str, Any]) -> dict[str, Any]:
         chat = data.get("chatId") if isinstance(data.get("chatId"), str) else None
-        return views.disconnected_card(await service.disconnect(turn.ctx, *_data(data), chat_id=chat))
+        return replies.disconnected_card(await service.disconnect(turn.ctx, *_data(data), chat_id=chat))
 
     async def verb_chats(turn: Turn, data: dict[str, Any]) -> dict[str, Any]:
-        return views.chats_card(await service.chats_of_record(turn.ctx, *_data(data)))
+        return replies.chats_card(await service.chats_of_record(turn.ctx, *_data(data)))
 
     async def verb_records(turn: Turn, data: dict[str, Any]) -> dict[str, Any]:
-        return views.records_card(await service.records_of_chat(turn.ctx))
+        return replies.records_card(await service.records_of_chat(turn.ctx))
 
     for name, vhandler in (("connect", verb_connect), ("disconnect", verb_disconnect), ("chats", verb_chats),
                            ("records", verb_records)):

@@ -8,7 +8,7 @@ import asyncio
 import logging
 from typing import Any
 
-from bots import views
+from bots import replies
 from bots.connector import ConnectorClient, card_activity
 from bots.router import CARD, Router
 from bots.turn import Answer, InvokeResult, Reply, Turn
@@ -116,7 +116,7 @@ async def _post_cards(connector: ConnectorClient, turn: Turn, result: Connected)
     ctx = turn.ctx
 
     async def post_all() -> None:
-        for reply in views.connected(result):
+        for reply in replies.connected(result):
             await connector.send(ctx.service_url, ctx.conversation_id, _activity(reply, ctx.conversation_id))
 
     task = asyncio.ensure_future(post_all())

@@ -6,7 +6,7 @@ import logging
 from collections.abc import Awaitable, Callable
 from typing import Any
 
-from bots import views
+from bots import replies
 from bots.parsing import split_command
 from bots.turn import Answer, InvokeResult, Reply, Turn
 from domain.results import Notice, Refusal
@@ -82,8 +82,8 @@ class Router:
     async def _run_verb(self, turn: Turn, verb: str, data: dict[str, Any]) -> dict[str, Any]:
         handler = self.verbs.get(verb)
         if handler is None:
-            return views.notice_card(Notice(f"This button ({verb!r}) is not something I can do.", ok=False))
+            return replies.notice_card(Notice(f"This button ({verb!r}) is not something I can do.", ok=False))
         try:
             return await handler(turn, data)
         except Refusal as refusal:
-            return views.notice_card(Notice(str(refusal), ok=False))
+            return replies.notice_card(Notice(str(refusal), ok=False))

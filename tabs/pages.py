@@ -16,9 +16,9 @@ from domain.settings_rules import RULE_KINDS
 from tabs import audit_api, records_api
 from tabs.context import TABS, TabsContext
 from tabs.http import ApiError, endpoint, query_text
+from tabs.payloads import type_info, type_infos
 from tabs.settings_api import me
 from tabs.sso import Principal, dev_admin_active
-from tabs.views import type_info, type_infos
 
 HERE = Path(__file__).parent
 TEAMS_SDK = "https://res.cdn.office.net/teams-js/2.x/js/MicrosoftTeams.min.js"

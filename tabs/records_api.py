@@ -9,7 +9,7 @@ from urllib.parse import quote
 
 from aiohttp import web
 
-from bots import views
+from bots import replies
 from bots.connector import card_activity
 from cards.render import render
 from domain.collab import Announce, CollabService
@@ -113,7 +113,7 @@ async def connect(request: web.Request, tabs: TabsContext, who: Principal) -> we
     await _require_member(tabs, who, chat)
     ctx = context(who, app, chat, ref.service_url, ref.bot_id, kind="groupChat")
     result = await tabs.service.connect(ctx, request.match_info["type"], request.match_info["key"])
-    cards = [r.card for r in views.connected(result) if r.card] if result.created else []
+    cards = [r.card for r in replies.connected(result) if r.card] if result.created else []
     posted = await _post(tabs, ref, cards) if cards else False
     return web.json_response({"created": result.created, "chat_id": chat, "posted": posted},
                              status=201 if result.created else 200)
@@ -143,7 +143,7 @@ async def disconnect(request: web.Request, tabs: TabsContext, who: Principal) ->
         raise ApiError(409, f"that chat isn't connected to {rtype.display_name.lower()} {record.name!r}", "chatId")
     result = await tabs.service.disconnect(context(who, app), rtype.logical_name, record.id, chat_id=chat)
     ref = await tabs.service.conversation(who.tenant_id, chat)
-    posted = await _post(tabs, ref, [views.disconnected_card(result)]) if ref else False
+    posted = await _post(tabs, ref, [replies.disconnected_card(result)]) if ref else False
     return web.json_response({"disconnected": True, "chat_id": chat, "posted": posted, "by": user.name})
 
 

@@ -12,8 +12,8 @@ from domain.settings import Settings, to_dict
 from domain.settings_rules import SettingsInvalid, parse, sync_change_problem
 from tabs.context import TabsContext
 from tabs.http import ApiError, endpoint, json_body
+from tabs.payloads import type_infos
 from tabs.sso import Principal
-from tabs.views import type_infos
 
 log = logging.getLogger(__name__)
 SYNC_REASON = "Only a Microsoft Entra global administrator can turn timeline sync on or off."
