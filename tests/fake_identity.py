@@ -112,23 +112,21 @@ class FakeIdentity:
 
     async def start(self) -> FakeIdentity:
         app = web.Application()
-        app.router.add_get("/.well-known/openid-configuration", self._bf_config)
-        app.router.add_get("/keys", self._bf_keys)
-        app.router.add_post("/oauth2/v2.0/token", self._token)
-        app.router.add_get("/common/v2.0/.well-known/openid-configuration", self._entra_config)
-        app.router.add_get("/common/discovery/v2.0/keys", self._entra_keys)
+        app.add_routes([web.get("/.well-known/openid-configuration", self._bf_config),
+                        web.get("/keys", self._bf_keys), web.post("/oauth2/v2.0/token", self._token),
+                        web.get("/common/v2.0/.well-known/openid-configuration", self._entra_config),
+                        web.get("/common/discovery/v2.0/keys", self._entra_keys)])
         self._runner, self.url = await serve(app)
         return self
-
-    async def stop(self) -> None:
-        if self._runner:
-            await self._runner.cleanup()
 
     async def __aenter__(self) -> FakeIdentity:
         return await self.start()
 
-    async def __aexit__(self, *exc: object) -> None:
-        await self.stop()
+    async def stop(self, *exc: object) -> None:
+        if self._runner:
+            await self._runner.cleanup()
+
+    __aexit__ = stop
 
 
 def bearer(token: str) -> dict[str, str]:
