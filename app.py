@@ -10,11 +10,11 @@ from aiohttp import web
 
 from auth.jwks import KeySet
 from auth.outgoing import ClientCredentials, ManagedIdentityToken
-from bots import collab_commands, commands, extension
+from bots import collab_commands, commands, extension, set_command
 from bots.adapter import TeamsAdapter
-from bots.connector import ConnectorClient, TokenSource
+from bots.background import Background
 from bots.router import Router
-from cards.render import render
+from cards.results import context_card
 from config import Config
 from domain.collab import CollabService
 from domain.model import ConversationRef
@@ -23,15 +23,18 @@ from domain.results import ContextNote
 from domain.service import ChatService
 from graph import GraphGateway
 from manifest.render import rsc_permissions
+from notify import pipeline
 from records import SourceConfigError, open_source
 from records.directory_file import DirectoryError
 from store.audit import SqlAuditLog
 from store.connections import SqlConnectionStore
 from store.db import Database, open_database
 from store.migrations import migrate
+from store.outbox import SqlOutbox
 from store.settings_store import SqlSettingsStore
 from tabs import bind as bind_tabs
 from tabs import install as install_tabs
+from teams.connector import ConnectorClient, TokenSource
 from webhooks import dataverse
 
 log = logging.getLogger("connected_chats")
@@ -74,15 +77,22 @@ async def _resources(app: web.Application) -> AsyncIterator[None]:
     await graph.start()  # pays msgraph-sdk's import cost before the port opens
 
     async def announce(ref: ConversationRef, note: ContextNote) -> None:
-        await connector.post(ref, render("context", note=note))
+        await connector.post(ref, context_card(note))
 
+    notifications = pipeline.start(SqlOutbox(db), records, SqlConnectionStore(db), service.settings, connector,
+                                   config.allowed_tenants)
+    background = Background()
     router = Router()
     commands.register(router, service)
-    extension.register(router, service, connector)
-    collab_commands.register(router, CollabService(service, graph, announce), connector)
+    extension.register(router, service, connector, background)
+    collab_commands.register(router, CollabService(service, graph, announce), connector, background)
+    # With Dataverse the webhook reports the change `set` makes; the local source has no webhook.
+    set_command.register(router, service, notifications.notifier,
+                         submit_changes=config.record_source.startswith("local"))
     keys = None if config.local_mode else KeySet(session, config.openid_url)
     app[SESSION], app[DB], app[SERVICE], app[CONNECTOR], app[ROUTER] = session, db, service, connector, router
     bind_tabs(app, config, session, service, connector, graph)
+    dataverse.bind(app, config, notifications)
     app[ADAPTER] = TeamsAdapter(router, connector, keys, config.app_id, config.token_issuer, config.allowed_tenants)
     if config.local_mode:
         log.warning("MicrosoftAppId is empty: local mode, incoming activities are NOT authenticated")
@@ -91,6 +101,8 @@ async def _resources(app: web.Application) -> AsyncIterator[None]:
     gc.collect()
     gc.freeze()
     yield
+    await notifications.worker.stop()
+    await background.close()
     await graph.close()
     if close := getattr(records, "close", None):
         await close()
@@ -122,7 +134,7 @@ def create_app(config: Config) -> web.Application:
     app.router.add_get("/healthz", healthz)
     app.router.add_get("/readyz", readyz)
     install_tabs(app)
-    dataverse.install(app, config=CONFIG, db=DB, service=SERVICE, connector=CONNECTOR, router=ROUTER)
+    dataverse.install(app)
     return app
 
 

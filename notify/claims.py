@@ -12,8 +12,8 @@ from datetime import UTC, datetime, timedelta
 from typing import Any
 
 from domain.model import ConversationRef
+from notify.pacing import CONVERSATION, Pacer
 from store.outbox import SqlOutbox
-from webhooks.pacing import CONVERSATION, Pacer
 
 Row = dict[str, Any]
 POST_TIMEOUT = 10.0  # a post that takes longer is abandoned (and retried like a 504)
