@@ -19,11 +19,11 @@ from botbuilder.schema import (
 )
 
 from auth.jwks import Expectation, InvalidToken, KeySet
-from bots.connector import ConnectorClient, card_activity
 from bots.parsing import strip_bot_mention
 from bots.router import Router
 from bots.turn import Mention, Reply, Turn
 from domain.results import ChatContext
+from teams.connector import ConnectorClient, envelope
 
 log = logging.getLogger(__name__)
 MAX_BODY = 512 * 1024
@@ -88,13 +88,8 @@ class _Dispatcher(ActivityHandler):
 
 
 def _reply(reply: Reply, turn: Turn) -> dict[str, Any]:
-    body: dict[str, Any] = card_activity(reply.card) if reply.card is not None else {
-        "type": "message", "text": reply.text, "textFormat": "markdown"}
-    body["conversation"] = {"id": turn.ctx.conversation_id}
-    body["from"] = {"id": turn.ctx.bot_id}
-    if turn.activity_id:
-        body["replyToId"] = turn.activity_id
-    return body
+    return envelope(turn.ctx.conversation_id, card=reply.card, text=reply.text, bot_id=turn.ctx.bot_id,
+                    reply_to=turn.activity_id)
 
 
 def _activity(raw: dict[str, Any]) -> Activity:

@@ -5,13 +5,23 @@ from typing import Any
 
 from bots import replies
 from bots.parsing import type_and_key
-from bots.router import Router
+from bots.router import BOTH, GROUP, Command, Router
 from bots.turn import Answer, Reply, Turn
+from cards.results import chats_card, connected_card, disconnected_card, records_card
 from domain.results import Refusal
 from domain.service import ChatService, now
 
 WELCOME = ("Hi! I connect this chat to CRM records (cases, accounts, contacts...). "
            "Try `connect case CAS-01001` or type `help`.")
+HELP = Command("help", "help", "Show what this bot can do here.", BOTH)
+CONNECT = Command("connect", "connect <type> <key>",
+                  "Connect this group chat to a record, e.g. connect case CAS-01001.", GROUP)
+DISCONNECT = Command("disconnect", "disconnect [<type> <key>]",
+                     "Disconnect this group chat from a record (type and key can be left out if only one is "
+                     "connected).", GROUP)
+RECORDS = Command("records", "records", "List the records connected to this chat.", GROUP)
+CHATS = Command("chats", "chats <type> <key>", "List the chats connected to a record.", BOTH)
+COMMANDS = (HELP, CONNECT, DISCONNECT, RECORDS, CHATS)
 
 
 def _record_args(args: str, usage: str) -> tuple[str, str]:
@@ -30,7 +40,7 @@ def _data(data: dict[str, Any]) -> tuple[str, str]:
 
 def register(router: Router, service: ChatService) -> None:
     async def help_(turn: Turn, args: str) -> list[Reply]:
-        return [Reply(text=replies.help_text(turn.ctx.conversation_type))]
+        return [Reply(text=replies.help_text(router.listed(), turn.ctx.conversation_type))]
 
     async def connect(turn: Turn, args: str) -> list[Reply]:
         rtype, key = _record_args(args, "connect case CAS-01001")
@@ -41,34 +51,34 @@ def register(router: Router, service: ChatService) -> None:
         if args and parsed is None:
             raise Refusal("Say `disconnect` alone, or `disconnect <type> <key>`.")
         result = await service.disconnect(turn.ctx, *(parsed or (None, None)))
-        return [Reply(card=replies.disconnected_card(result))]
+        return [Reply(card=disconnected_card(result))]
 
     async def records(turn: Turn, args: str) -> list[Reply]:
         if turn.ctx.conversation_type != "groupChat":
             raise Refusal("Only group chats have connected records. Use `chats <type> <key>` to see a record's chats.")
-        return [Reply(card=replies.records_card(await service.records_of_chat(turn.ctx)))]
+        return [Reply(card=records_card(await service.records_of_chat(turn.ctx)))]
 
     async def chats(turn: Turn, args: str) -> list[Reply]:
         rtype, key = _record_args(args, "chats case CAS-01001")
-        return [Reply(card=replies.chats_card(await service.chats_of_record(turn.ctx, rtype, key)))]
+        return [Reply(card=chats_card(await service.chats_of_record(turn.ctx, rtype, key)))]
 
-    for name, handler in (("help", help_), ("connect", connect), ("disconnect", disconnect),
-                          ("records", records), ("chats", chats)):
-        router.command(name, handler)
+    for command, handler in ((HELP, help_), (CONNECT, connect), (DISCONNECT, disconnect),
+                             (RECORDS, records), (CHATS, chats)):
+        router.command(command, handler)
 
     async def verb_connect(turn: Turn, data: dict[str, Any]) -> dict[str, Any]:
         result = await service.connect(turn.ctx, *_data(data), turn.chat_title)
-        return replies.connected_card(result)
+        return connected_card(result)
 
     async def verb_disconnect(turn: Turn, data: dict[str, Any]) -> dict[str, Any]:
         chat = data.get("chatId") if isinstance(data.get("chatId"), str) else None
-        return replies.disconnected_card(await service.disconnect(turn.ctx, *_data(data), chat_id=chat))
+        return disconnected_card(await service.disconnect(turn.ctx, *_data(data), chat_id=chat))
 
     async def verb_chats(turn: Turn, data: dict[str, Any]) -> dict[str, Any]:
-        return replies.chats_card(await service.chats_of_record(turn.ctx, *_data(data)))
+        return chats_card(await service.chats_of_record(turn.ctx, *_data(data)))
 
     async def verb_records(turn: Turn, data: dict[str, Any]) -> dict[str, Any]:
-        return replies.records_card(await service.records_of_chat(turn.ctx))
+        return records_card(await service.records_of_chat(turn.ctx))
 
     for name, vhandler in (("connect", verb_connect), ("disconnect", verb_disconnect), ("chats", verb_chats),
                            ("records", verb_records)):

@@ -7,16 +7,19 @@ import logging
 from datetime import datetime
 from decimal import Decimal, InvalidOperation
 
-from bots.router import Router
+from bots.router import BOTH, Command, Router
 from bots.turn import Reply, Turn
 from domain.kinds import CHOICE_TYPES, LOOKUP_TYPES, AttributeType
 from domain.model import Attribute, ChangeEvent, Record, RecordType
 from domain.ports import GatewayError, RecordSource
 from domain.results import ChatContext, Refusal
 from domain.service import ChatService
-from webhooks.notifier import Notifier
+from notify.notifier import Notifier
 
 log = logging.getLogger(__name__)
+SET = Command("set", "set <type> <key> <field> <value>",
+              "Change a field of a record, e.g. set case CAS-01001 priority High.", BOTH)
+COMMANDS = (SET,)
 USAGE = "set <type> <key> <field> <value>, e.g. `set case CAS-01001 priority High`"
 TEXT_LIMITS: dict[str, int] = {AttributeType.STRING: 4000, AttributeType.MEMO: 100_000}
 NUMBERS = frozenset({AttributeType.INTEGER, AttributeType.BIGINT})
@@ -29,7 +32,7 @@ def register(router: Router, service: ChatService, notifier: Notifier, submit_ch
     async def set_(turn: Turn, args: str) -> list[Reply]:
         return [Reply(text=await change(service, notifier, turn.ctx, args, submit_changes))]
 
-    router.command("set", set_)
+    router.command(SET, set_)
 
 
 async def change(service: ChatService, notifier: Notifier, ctx: ChatContext, args: str, submit: bool) -> str:

@@ -9,9 +9,7 @@ from urllib.parse import quote
 
 from aiohttp import web
 
-from bots import replies
-from bots.connector import card_activity
-from cards.render import render
+from cards.results import connected_cards, context_card, disconnected_card
 from domain.collab import Announce, CollabService
 from domain.model import ConversationRef, Record, RecordType
 from domain.ports import DeliveryError, GatewayError
@@ -113,7 +111,7 @@ async def connect(request: web.Request, tabs: TabsContext, who: Principal) -> we
     await _require_member(tabs, who, chat)
     ctx = context(who, app, chat, ref.service_url, ref.bot_id, kind="groupChat")
     result = await tabs.service.connect(ctx, request.match_info["type"], request.match_info["key"])
-    cards = [r.card for r in replies.connected(result) if r.card] if result.created else []
+    cards = connected_cards(result) if result.created else []
     posted = await _post(tabs, ref, cards) if cards else False
     return web.json_response({"created": result.created, "chat_id": chat, "posted": posted},
                              status=201 if result.created else 200)
@@ -143,7 +141,7 @@ async def disconnect(request: web.Request, tabs: TabsContext, who: Principal) ->
         raise ApiError(409, f"that chat isn't connected to {rtype.display_name.lower()} {record.name!r}", "chatId")
     result = await tabs.service.disconnect(context(who, app), rtype.logical_name, record.id, chat_id=chat)
     ref = await tabs.service.conversation(who.tenant_id, chat)
-    posted = await _post(tabs, ref, [replies.disconnected_card(result)]) if ref else False
+    posted = await _post(tabs, ref, [disconnected_card(result)]) if ref else False
     return web.json_response({"disconnected": True, "chat_id": chat, "posted": posted, "by": user.name})
 
 
@@ -161,7 +159,7 @@ async def join(request: web.Request, tabs: TabsContext, who: Principal) -> web.R
 
 def _announce(tabs: TabsContext) -> Announce:
     async def announce(ref: ConversationRef, note: ContextNote) -> None:
-        await tabs.connector.post(ref, render("context", note=note))
+        await tabs.connector.post(ref, context_card(note))
     return announce
 
 
@@ -169,7 +167,7 @@ async def _post(tabs: TabsContext, ref: ConversationRef, cards: list[dict[str, A
     """Tell the chat what happened, as the bot would; the change stands even if Teams cannot be reached."""
     try:
         for card in cards:
-            await tabs.connector.send(ref.service_url, ref.conversation_id, card_activity(card))
+            await tabs.connector.post(ref, card)
     except DeliveryError as exc:
         log.warning("could not post into chat %s: %s", ref.conversation_id, exc)
         return False

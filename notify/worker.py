@@ -2,7 +2,7 @@
 Bot Connector as the bot, and records the outcome right after the post returns.
 
 One lane (a task) per conversation keeps a chat's cards in order and lets different chats post concurrently.
-Rows of one record that wait in a lane together become one card. Leases (webhooks/claims.py) keep a row with one
+Rows of one record that wait in a lane together become one card. Leases (notify/claims.py) keep a row with one
 worker at a time; only a crash between a successful post and its `done` write can repeat that one message."""
 from __future__ import annotations
 
@@ -23,9 +23,9 @@ from cards.render import render
 from domain.model import ConversationRef
 from domain.notifications import coalesce
 from domain.ports import ConnectionStore, DeliveryError, Messenger, Outbox
-from webhooks.claims import POST_TIMEOUT, RENEW_EVERY, Claims, Row
-from webhooks.notifier import from_payload
-from webhooks.pacing import Pacer
+from notify.claims import POST_TIMEOUT, RENEW_EVERY, Claims, Row
+from notify.notifier import from_payload
+from notify.pacing import Pacer
 
 log = logging.getLogger(__name__)
 T = TypeVar("T")

@@ -1,6 +1,6 @@
 """Plans key-update notifications and accepts them durably: a ChangeEvent (from the Dataverse webhook or from the
 `set` command) -> the watched changes -> one outbox row per connected chat, recorded with the event's identity
-in one transaction. Delivery happens later, from the outbox (webhooks/worker.py)."""
+in one transaction. Delivery happens later, from the outbox (notify/worker.py)."""
 from __future__ import annotations
 
 import logging

@@ -13,7 +13,7 @@ from typing import Any
 
 from domain.model import ConversationRef
 from domain.ports import Outbox
-from webhooks.pacing import CONVERSATION, Pacer
+from notify.pacing import CONVERSATION, Pacer
 
 Row = dict[str, Any]
 POST_TIMEOUT = 10.0  # a post that takes longer is abandoned (and retried like a 504)
