@@ -81,8 +81,9 @@ async def _resources(app: web.Application) -> AsyncIterator[None]:
     async def announce(ref: ConversationRef, note: ContextNote) -> None:
         await connector.post(ref, context_card(note))
 
-    notifications = pipeline.start(SqlOutbox(db), records, SqlConnectionStore(db), settings, connector,
-                                   config.allowed_tenants)
+    notifications = await pipeline.start(SqlOutbox(db), records, SqlConnectionStore(db), settings, connector,
+                                         config.allowed_tenants, database_url=config.database_url,
+                                         poll=config.outbox_poll_seconds(), deliver=config.outbox_worker)
     background = Background()
     router = Router()
     commands.register(router, service)
@@ -103,7 +104,7 @@ async def _resources(app: web.Application) -> AsyncIterator[None]:
     gc.collect()
     gc.freeze()
     yield
-    await notifications.worker.stop()
+    await notifications.stop()
     await background.close()
     await graph.close()
     if close := getattr(records, "close", None):

@@ -56,6 +56,16 @@ def _port(text: str) -> int:
     return int(text)
 
 
+def _seconds(name: str, text: str) -> float:
+    try:
+        value = float(text)
+    except ValueError:
+        value = -1.0
+    if not 0 <= value <= 86400:
+        raise ConfigError(f"{name} {text!r}: expected seconds from 0 to 86400 (0: the default)")
+    return value
+
+
 def manifest_values(env: Mapping[str, str] | None = None) -> dict[str, str]:
     """The manifest build's inputs that are set in the environment (MANIFEST_ENV), by field name."""
     e = _environ(env)
@@ -95,6 +105,10 @@ class Config:
     webhook_key: str = ""
     webhook_header: str = ""
     dev_admin: bool = False
+    # Delivery of key-update notifications (issue 17): committed work wakes the worker at once (in-process, and on
+    # PostgreSQL other replicas by LISTEN/NOTIFY); the poll only catches what a wake-up missed. 0 = by database.
+    outbox_poll: float = 0.0
+    outbox_worker: bool = True
 
     @property
     def local_mode(self) -> bool:
@@ -147,4 +161,12 @@ class Config:
             sso_openid_url=get("SSO_OPENID_CONFIG_URL", ENTRA_OPENID),
             webhook_key=get("DATAVERSE_WEBHOOK_KEY"), webhook_header=get("DATAVERSE_WEBHOOK_HEADER"),
             dev_admin=get("DEV_LOCAL_ADMIN").lower() in ("1", "true", "yes"),
+            outbox_poll=_seconds("OUTBOX_POLL_SECONDS", get("OUTBOX_POLL_SECONDS", "0")),
+            outbox_worker=_choice("OUTBOX_WORKER", get("OUTBOX_WORKER", "on").lower(), ("on", "off")) == "on",
         )
+
+    def outbox_poll_seconds(self) -> float:
+        """The fallback poll: short on SQLite (replicas sharing a file have no NOTIFY), long on PostgreSQL."""
+        if self.outbox_poll > 0:
+            return self.outbox_poll
+        return 10.0 if self.database_url.startswith(("postgresql:", "postgres:")) else 1.0

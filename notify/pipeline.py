@@ -8,6 +8,7 @@ from domain.ports import Messenger, Outbox, RecordSource, SettingsStore
 from notify.notifier import Notifier
 from notify.worker import DeliveryWorker
 from store.connections import SqlConnectionStore
+from store.wakeups import PgWakeups
 
 
 @dataclass
@@ -15,12 +16,26 @@ class Notifications:
     notifier: Notifier
     worker: DeliveryWorker
     outbox: Outbox
+    wakeups: PgWakeups | None = None
+
+    async def stop(self) -> None:
+        if self.wakeups:
+            await self.wakeups.close()
+        await self.worker.stop()
 
 
-def start(outbox: Outbox, records: RecordSource, connections: SqlConnectionStore, settings: SettingsStore,
-          messenger: Messenger, allowed_tenants: frozenset[str]) -> Notifications:
-    """Starts the delivery worker; stop it with `await notifications.worker.stop()`."""
-    worker = DeliveryWorker(outbox, connections, messenger)
+async def start(outbox: Outbox, records: RecordSource, connections: SqlConnectionStore, settings: SettingsStore,
+                messenger: Messenger, allowed_tenants: frozenset[str], *, database_url: str, poll: float,
+                deliver: bool = True) -> Notifications:
+    """Starts the delivery worker (unless `deliver` is off: a replica that only accepts work) and, on PostgreSQL,
+    its LISTEN for work other replicas commit; stop both with `await notifications.stop()`."""
+    worker = DeliveryWorker(outbox, connections, messenger, poll=poll)
     notifier = Notifier(records, connections, settings, outbox, allowed_tenants, worker.wake)
+    if not deliver:
+        return Notifications(notifier, worker, outbox)
+    wakeups = None
+    if database_url.startswith(("postgresql:", "postgres:")):
+        wakeups = PgWakeups(database_url, worker.wake)
+        await wakeups.start()
     worker.start()
-    return Notifications(notifier, worker, outbox)
+    return Notifications(notifier, worker, outbox, wakeups)

@@ -117,11 +117,21 @@ class DeliveryWorker:
                 renewed = time.monotonic()
                 await self._guarded(self.claims.renew(), "renewing outbox leases")
             if claimed < self.batch:
+                await self._guarded(self._wake_when_due(), "reading when the outbox is next due")
                 with contextlib.suppress(TimeoutError):
                     await asyncio.wait_for(self._wake.wait(), self.poll)
             if time.monotonic() - housekeeping > 60:
                 housekeeping = time.monotonic()
                 await self._housekeeping()
+
+    async def _wake_when_due(self) -> None:
+        """Rows handed back for later (by this or another replica, before a restart) wake the worker when due;
+        the poll is only a fallback. A row due already but not claimable now (tenant cap) is looked at again in
+        a second."""
+        due = await self.outbox.next_due()
+        if due is not None:
+            wait = (due - datetime.now(UTC)).total_seconds()
+            self._wake_in(wait if wait > 0 else 1.0)
 
     @staticmethod
     async def _guarded(step: Awaitable[T], what: str) -> T | None:
@@ -270,7 +280,7 @@ class DeliveryWorker:
         return float(min(self.backoff_cap, 2 ** (attempts - 1)) * random.uniform(0.8, 1.2))
 
     def _wake_in(self, seconds: float) -> None:
-        """Claim again when a row we handed back falls due, instead of waiting for the next poll."""
+        """Claim again when a row falls due, instead of waiting for the fallback poll."""
         loop = asyncio.get_running_loop()
         when = loop.time() + max(0.0, seconds) + 0.01
         if self._timer and loop.time() < self._timer.when() <= when:

@@ -16,6 +16,7 @@ from typing import Any
 from domain.model import ConversationRef
 from store.connections import iso
 from store.db import Database, Row, placeholders
+from store.wakeups import OUTBOX_CHANNEL
 
 LEASE = timedelta(seconds=20)
 KEEP_SENT = timedelta(hours=2)  # sent rows stay a little over the longest pacing window (1 h) for its seeding
@@ -45,7 +46,13 @@ class SqlOutbox:
             if items:
                 sql, args = _insert_items(dedupe_key, items, now)
                 await tx.execute(sql, *args)
+                await self._notify(tx)
         return True
+
+    async def _notify(self, db: Database) -> None:
+        """Wake every replica's worker (PostgreSQL delivers it when the transaction commits; none on rollback)."""
+        if self._db.dialect == "postgresql":
+            await db.execute(f"NOTIFY {OUTBOX_CHANNEL}")
 
     async def claim(self, worker: str, limit: int, now: datetime,
                     skip_tenants: Collection[str] = ()) -> Sequence[dict[str, Any]]:
@@ -83,6 +90,8 @@ class SqlOutbox:
         still leased to it: a row whose lease ran out may be another worker's by now."""
         await self._set(ids, "not_before = $1, claimed_by = NULL, claimed_until = NULL", utc(not_before),
                         pending=True, owner=worker)
+        if ids and not_before <= datetime.now(UTC):  # due at once (a replica shutting down): another may take them
+            await self._notify(self._db)
 
     async def renew(self, ids: Sequence[int], worker: str, now: datetime) -> set[int]:
         """Extend the lease of rows still leased to `worker` (waiting for their turn in a busy chat); the ids
@@ -143,6 +152,12 @@ class SqlOutbox:
                                     *(part for key in keys for part in key))
         return {(r["tenant_id"], r["chat_id"]): ConversationRef(r["service_url"], r["chat_id"], r["tenant_id"],
                                                                 r["bot_id"]) for r in rows}
+
+    async def next_due(self) -> datetime | None:
+        """When the earliest pending row falls due (a retry's backoff, a lease running out): the worker sleeps
+        until then rather than polling for it."""
+        row = await self._db.fetchrow("SELECT MIN(not_before) AS due FROM outbox WHERE state = 'pending'")
+        return datetime.fromisoformat(row["due"]) if row and row["due"] else None
 
     async def counts(self) -> dict[str, Any]:
         rows = await self._db.fetch("SELECT state, COUNT(*) AS n, MIN(created_at) AS oldest FROM outbox "
