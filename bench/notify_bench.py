@@ -4,6 +4,10 @@ the service's CPU, duplicates and losses. A second run SIGKILLs the service midw
 
     python -m bench.notify_bench --records 200 --chats 5             # SQLite
     python -m bench.notify_bench --database postgresql://postgres@127.0.0.1:5432/test
+    python -m bench.notify_bench --latency --rates 1,10,20 --seconds 20 --chats 1-5 --tenants 4   # light load
+
+`--latency`: one steady run per offered rate, reporting p50/p99 from each webhook's 200 to each card reaching the
+fake connector (`card_p50_ms`, `card_p99_ms`); `--chats 1-5` gives record i 1 + i % 5 connected chats.
 
 Teams allows about 50 posts/s per tenant, so one tenant's N*K messages take at least N*K/50 s; --tenants spreads
 the chats over more tenants. Webhooks that fail (the service is down) are retried, as Dataverse does."""
@@ -89,7 +93,20 @@ def _chat(i: int, k: int) -> str:
     return f"19:bench-{i}-{k}@thread.v2"
 
 
-async def _seed(url: str, n: int, k: int, tenants: int, service_url: str) -> None:
+def chat_counts(spec: str) -> tuple[int, int]:
+    """`--chats`: `5` (every record 5 chats) or `1-5` (record i has lo + i % (hi - lo + 1))."""
+    lo, _, hi = spec.partition("-")
+    low, high = int(lo), int(hi or lo)
+    if not 1 <= low <= high:
+        raise argparse.ArgumentTypeError(f"--chats {spec!r}: expected K or LO-HI with 1 <= LO <= HI")
+    return low, high
+
+
+def _chats_of(counts: tuple[int, int], i: int) -> int:
+    return counts[0] + i % (counts[1] - counts[0] + 1)
+
+
+async def _seed(url: str, n: int, counts: tuple[int, int], tenants: int, service_url: str) -> None:
     from datetime import UTC, datetime
 
     from domain.model import ConversationRef
@@ -99,9 +116,11 @@ async def _seed(url: str, n: int, k: int, tenants: int, service_url: str) -> Non
         now = datetime.now(UTC)
         async with db.transaction() as tx:  # one commit: seeding is not what is measured
             store = SqlConnectionStore(cast(Database, tx))
+            made = 0
             for i in range(n):
-                for j in range(k):
-                    tenant = f"tenant-{(i * k + j) % tenants}"
+                for j in range(_chats_of(counts, i)):
+                    tenant = f"tenant-{made % tenants}"
+                    made += 1
                     await store.save_conversation(ConversationRef(service_url, _chat(i, j), tenant, "28:bench"))
                     await store.connect(tenant, "incident", _rid(i), _chat(i, j), "bench", now)
     finally:
@@ -188,7 +207,7 @@ async def _send(http: aiohttp.ClientSession, port: str, body: dict[str, Any]) ->
 async def run(args: argparse.Namespace, kill: bool) -> dict[str, Any]:
     scratch = Path(tempfile.mkdtemp(prefix="notify-bench-"))
     database = await _database(args.database, scratch)
-    connector = Connector(expected=args.records * args.chats)
+    connector = Connector(expected=sum(_chats_of(args.chats, i) for i in range(args.records)))
     await connector.start()
     await _seed(database, args.records, args.chats, args.tenants, connector.url)
     env = dict(os.environ, DATABASE_URL=database, RECORD_SOURCE=f"local:{_directory(scratch, args.records)}",
@@ -229,17 +248,22 @@ async def run(args: argparse.Namespace, kill: bool) -> dict[str, Any]:
 def _report(args: argparse.Namespace, kill: bool, started: float, accepted: dict[int, float], latencies: list[float],
             arrivals: list[tuple[str, str, float]], service: Service) -> dict[str, Any]:
     counts = Counter((c, t) for c, t, _ in arrivals)
-    wanted = {(_chat(i, j), f"Case updated: Bench case {i}"): i for i in range(args.records) for j in range(args.chats)}
+    wanted = {(_chat(i, j), f"Case updated: Bench case {i}"): i for i in range(args.records)
+              for j in range(_chats_of(args.chats, i))}
     first: dict[tuple[str, str], float] = {}
     for c, t, a in arrivals:
         first.setdefault((c, t), a)
     delays = sorted(first[key] - accepted[i] for key, i in wanted.items() if key in first)
     last = max((a for _, _, a in arrivals), default=started)
     ms = sorted(x * 1000 for x in latencies)
+    low, high = args.chats
     return {
         "run": "kill -9 + restart midway" if kill else "steady", "database": args.database.split(":")[0],
-        "webhooks": args.records, "offered_per_s": args.rate or "flood", "chats_each": args.chats,
+        "webhooks": args.records, "offered_per_s": args.rate or "flood",
+        "chats_each": str(low) if low == high else f"{low}-{high}", "tenants": args.tenants,
         "messages": len(wanted), "accept_p50_ms": _pct(ms, 50), "accept_p99_ms": _pct(ms, 99),
+        "card_p50_ms": _pct([d * 1000 for d in delays], 50), "card_p99_ms": _pct([d * 1000 for d in delays], 99),
+        "card_max_ms": round(max(delays, default=float("nan")) * 1000, 1),
         "delivery_p50_s": _pct(delays, 50), "delivery_p99_s": _pct(delays, 99),
         "all_delivered_s": round(last - started, 2),
         "msgs_per_s": round(len(counts) / max(1e-9, last - started), 1),
@@ -275,17 +299,29 @@ def _print(rows: list[dict[str, Any]]) -> None:
           "message)")
 
 
+def _at_rate(args: argparse.Namespace, rate: float) -> argparse.Namespace:
+    return argparse.Namespace(**{**vars(args), "rate": rate, "records": max(2, int(rate * args.seconds))})
+
+
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("--records", type=int, default=200, help="webhook calls, one case each (N)")
-    parser.add_argument("--chats", type=int, default=5, help="connected chats per case (K)")
+    parser.add_argument("--chats", type=chat_counts, default=(5, 5),
+                        help="connected chats per case: K, or LO-HI (record i gets LO + i %% (HI - LO + 1))")
     parser.add_argument("--tenants", type=int, default=1, help="Teams tenants the chats are spread over")
     parser.add_argument("--concurrency", type=int, default=16, help="webhook calls in flight at most")
     parser.add_argument("--rate", type=float, default=50.0, help="webhook calls offered per second (0: flood)")
     parser.add_argument("--database", default="sqlite", help="sqlite, or a PostgreSQL URL to create a database on")
     parser.add_argument("--wait", type=float, default=120.0, help="seconds to wait for every message")
     parser.add_argument("--no-kill", action="store_true", help="skip the kill -9 run")
+    parser.add_argument("--latency", action="store_true",
+                        help="steady runs at each of --rates for --seconds each (no kill run)")
+    parser.add_argument("--rates", default="1,10,20", help="with --latency: offered webhook calls per second")
+    parser.add_argument("--seconds", type=float, default=20.0, help="with --latency: length of each run")
     args = parser.parse_args()
+    if args.latency:
+        _print([asyncio.run(run(_at_rate(args, float(r)), kill=False)) for r in args.rates.split(",")])
+        return
     rows = [asyncio.run(run(args, kill=False))]
     if not args.no_kill:
         rows.append(asyncio.run(run(args, kill=True)))

@@ -20,3 +20,16 @@ def test_notify_bench_runs_and_prints_its_figures():
         assert figure in rows, out.stdout
     assert rows["messages"] == ["24"]
     assert rows["duplicates"] == ["0"] and rows["losses"] == ["0"], out.stdout
+
+
+def test_notify_latency_mode_prints_card_percentiles():
+    """--latency: one short run per rate over records with 1-3 chats, card latency figures, nothing lost."""
+    out = subprocess.run([sys.executable, "-m", "bench.notify_bench", "--latency", "--rates", "4", "--seconds", "1",
+                          "--chats", "1-3", "--tenants", "2", "--wait", "30"], cwd=ROOT, capture_output=True,
+                         text=True, timeout=120)
+    assert out.returncode == 0, out.stderr[-2000:]
+    rows = {line.split()[0]: line.split()[1:] for line in out.stdout.splitlines() if line.strip()}
+    for figure in ("card_p50_ms", "card_p99_ms", "card_max_ms"):
+        assert figure in rows, out.stdout
+    assert rows["chats_each"] == ["1-3"] and rows["messages"] == ["7"]  # 4 records: 1 + 2 + 3 + 1 chats
+    assert rows["duplicates"] == ["0"] and rows["losses"] == ["0"], out.stdout
