@@ -3,10 +3,10 @@ owns the transport: requests are authenticated with cached keys, replies go out 
 invokes are answered with our own JSON response (botbuilder 4.17.1's CloudAdapter turns them into HTTP 500)."""
 from __future__ import annotations
 
-import json
 import logging
 from typing import Any
 
+import orjson
 from aiohttp import web
 from botbuilder.core import ActivityHandler, BotAdapter, InvokeResponse, TurnContext
 from botbuilder.schema import (
@@ -167,7 +167,7 @@ class TeamsAdapter:
             response.force_close()  # don't wait for a body we will never read
             return response
         try:
-            raw = json.loads(await request.read())
+            raw = orjson.loads(await request.read())
         except (ValueError, UnicodeDecodeError):
             return _error(400, "the body is not valid JSON")
         problem = _missing(raw)
@@ -216,7 +216,8 @@ def _answer(context: TurnContext, turn: Turn) -> web.Response:
     invoke = context.turn_state.get(BotAdapter._INVOKE_RESPONSE_KEY)
     if invoke is None:
         return web.json_response({}, status=200)
-    return web.json_response(invoke.body if invoke.body is not None else {}, status=invoke.status or 200)
+    return web.Response(body=orjson.dumps(invoke.body if invoke.body is not None else {}), status=invoke.status or 200,
+                        content_type="application/json")
 
 
 def _missing(raw: Any) -> str:

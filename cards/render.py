@@ -36,6 +36,11 @@ _env.filters["when"] = _when
 def render(template: str, **data: Any) -> dict[str, Any]:
     """Render `<template>.json.j2`; long text is shortened until the card fits Teams' size limit."""
     card: dict[str, Any] = json.loads(_env.get_template(f"{template}.json.j2").render(**data))
+    return fit(card)
+
+
+def fit(card: dict[str, Any]) -> dict[str, Any]:
+    """The card, its longest texts halved until it fits Teams' size limit."""
     while len(json.dumps(card, ensure_ascii=False).encode()) > MAX_CARD_BYTES:
         if not _shorten_longest(card):
             break

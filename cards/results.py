@@ -4,7 +4,8 @@ from __future__ import annotations
 
 from typing import Any
 
-from cards.render import render
+from cards import blocks
+from cards.render import MAX_CARD_BYTES, fit, render
 from domain.collab import NewChat
 from domain.results import ChatList, Connected, ContextNote, Disconnected, Notice, RecordList
 
@@ -27,7 +28,27 @@ def disconnected_card(d: Disconnected) -> dict[str, Any]:
 
 
 def records_card(r: RecordList) -> dict[str, Any]:
-    return render("records", items=r.items, chat_id=r.chat_id)
+    """Built as dicts, not from a template: it answers every `records` command and card button."""
+    body = [blocks.plain("Records connected to this chat", weight="Bolder", size="Medium")]
+    worst = 1000  # bytes the JSON could take at most: 6 per character of text (a \uXXXX escape), plus structure
+    if not r.items:
+        body.append(blocks.plain("None yet. Connect one with: connect <type> <key>", subtle=True))
+    for item in r.items:
+        record = item.record
+        parts = [blocks.plain(item.type_label, size="Small", subtle=True),
+                 blocks.plain(record.name or record.id, weight="Bolder"),
+                 blocks.small_subtle(f"Connected by {item.connected_by} on {blocks.when(item.connected_at)}")]
+        buttons = [blocks.open_url("Open", record.url)] if record.url else []
+        if item.can_disconnect:
+            buttons.append(blocks.action("disconnect", "Disconnect",
+                                         {"recordType": record.type, "recordId": record.id, "chatId": r.chat_id}))
+        if buttons:
+            parts.append({"type": "ActionSet", "actions": buttons})
+        body.append({"type": "Container", "separator": True, "items": parts})
+        worst += 1000 + 6 * (len(item.type_label) + len(record.name) + len(item.connected_by) + len(record.url)
+                             + 2 * (len(record.type) + len(record.id) + len(r.chat_id)))
+    card = blocks.card(body)
+    return card if worst <= MAX_CARD_BYTES else fit(card)  # measuring it costs half the build: only if it could
 
 
 def chats_card(c: ChatList) -> dict[str, Any]:

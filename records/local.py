@@ -30,6 +30,9 @@ class LocalRecordSource:
                            if (num := self._types[t].number) for r in rows if r.get(num)}
         self._names = {n: t for t in self._types.values() for n in t.names()}
         self._public_url = public_url.rstrip("/")
+        # Built records by (type, row id): every `records` turn reads the same few. A change (`set`) clears it,
+        # since a record's values also show other records' names.
+        self._built: dict[tuple[str, str], Record] = {}
         self.timeline: list[dict[str, Any]] = []
 
     async def record_types(self) -> Sequence[RecordType]:
@@ -45,7 +48,12 @@ class LocalRecordSource:
     async def get_record(self, record_type: str, key: str) -> Record | None:
         k = (record_type, key.strip().lower())
         row = self._by_id.get(k) or self._by_number.get(k)
-        return self._to_record(record_type, row) if row else None
+        if row is None:
+            return None
+        built = self._built.get((record_type, row["id"]))
+        if built is None:
+            built = self._built[(record_type, row["id"])] = self._to_record(record_type, row)
+        return built
 
     async def user_by_aad(self, aad_object_id: str) -> User | None:
         return self._by_aad.get(aad_object_id.lower())
@@ -89,6 +97,7 @@ class LocalRecordSource:
         row = self._by_id[(record.type, record.id.lower())]
         old = self._format(record.type, attribute, row.get(attribute))
         row[attribute] = value
+        self._built.clear()
         return ChangeEvent(event_id=f"local:{uuid.uuid4()}", record_type=record.type, record_id=record.id,
                            changed={attribute: (old, value)}, changed_by=user.name,
                            changed_at=datetime.now().astimezone())

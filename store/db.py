@@ -12,6 +12,7 @@ from urllib.parse import urlparse
 
 Row = dict[str, Any]
 _PARAM = re.compile(r"\$(\d+)")
+_SQLITE_SQL: dict[str, str] = {}
 
 
 class Database(Protocol):
@@ -42,7 +43,12 @@ class SQLiteDatabase:
         self._lock = asyncio.Lock()
 
     def _sql(self, sql: str) -> str:
-        return _PARAM.sub(r"?\1", sql)
+        text = _SQLITE_SQL.get(sql)
+        if text is None:  # a few hundred fixed statements (plus IN lists of varying length): translate each once
+            if len(_SQLITE_SQL) > 4096:
+                _SQLITE_SQL.clear()
+            text = _SQLITE_SQL[sql] = _PARAM.sub(r"?\1", sql)
+        return text
 
     async def execute(self, sql: str, *args: Any) -> int:
         return self._conn.execute(self._sql(sql), args).rowcount

@@ -7,8 +7,9 @@ from datetime import UTC, datetime
 import pytest
 
 from cards.render import MAX_CARD_BYTES, render
+from cards.results import records_card
 from domain.model import Connection, Record, RecordType
-from domain.results import ChatItem, ChatList, Connected, ContextNote, Disconnected, RecordItem
+from domain.results import ChatItem, ChatList, Connected, ContextNote, Disconnected, RecordItem, RecordList
 from tests.card_schema import assert_valid_card, card_texts
 
 HOSTILE = [
@@ -43,6 +44,27 @@ def test_card_stays_under_teams_size_limit():
     assert any(t.endswith("(truncated)") for t in card_texts(card))
 
 
+@pytest.mark.parametrize("value", HOSTILE, ids=range(len(HOSTILE)))
+def test_records_card_built_as_dicts_shows_hostile_text_intact(value):
+    """The records card (built without a template) keeps record text and names exactly as they are."""
+    now = datetime(2026, 11, 29, 8, 0, tzinfo=UTC)
+    card = records_card(RecordList("19:chat", [RecordItem(Record("incident", "id-1", value, url="https://x/?a=\"1\""),
+                                                          value, value, now, True)]))
+    assert_valid_card(card)
+    assert card_texts(card).count(value) >= 2
+    assert json.loads(json.dumps(card)) == card
+
+
+def test_records_card_with_many_long_names_fits():
+    """30 records named with 2,000 emoji each: the card is shortened to fit one Teams message."""
+    now = datetime(2026, 11, 29, 8, 0, tzinfo=UTC)
+    items = [RecordItem(Record("incident", f"id-{i}", "😀" * 2000, url="https://x"), "Case", "Alex", now, True)
+             for i in range(30)]
+    card = records_card(RecordList("19:chat", items))
+    assert len(json.dumps(card, ensure_ascii=False).encode()) <= MAX_CARD_BYTES
+    assert any(t.endswith("(truncated)") for t in card_texts(card))
+
+
 def _objects():
     now = datetime(2026, 11, 29, 8, 0, tzinfo=UTC)
     rtype = RecordType("incident", "Case", "title")
@@ -57,9 +79,9 @@ def test_every_card_template_is_valid():
     cards = [
         render("connected", c=Connected(record, rtype, conn, True, None, "Alex")),
         render("disconnected", d=Disconnected(record, rtype, conn, "Alex")),
-        render("records", items=[RecordItem(record, "Case", "Alex", now, True),
-                                 RecordItem(record, "Case", "Alex", now, False)], chat_id="19:chat"),
-        render("records", items=[], chat_id="19:chat"),
+        records_card(RecordList("19:chat", [RecordItem(record, "Case", "Alex", now, True),
+                                            RecordItem(record, "Case", "Alex", now, False)])),
+        records_card(RecordList("19:chat", [])),
         render("chats", l=ChatList(record, rtype, [
             ChatItem("19:a", "A", "Alex", now, True, False, True, ""),
             ChatItem("19:b", "B", "Alex", now, False, False, False, "read-only access"),
