@@ -84,7 +84,11 @@ class _Dispatcher(ActivityHandler):
 
     async def on_invoke_activity(self, turn_context: TurnContext) -> InvokeResponse:
         result = await self._route(turn_context)
-        return InvokeResponse(status=result.status if result else 200, body=result.body if result else {})
+        response = InvokeResponse(status=result.status if result else 200, body=result.body if result else {})
+        # Stored where TeamsAdapter reads it: ActivityHandler then skips sending it as an invoke-response activity,
+        # which TurnContext deep-copies with the card inside (profiled: 60 % of a card-button turn).
+        turn_context.turn_state[BotAdapter._INVOKE_RESPONSE_KEY] = response
+        return response
 
 
 def _reply(reply: Reply, turn: Turn) -> dict[str, Any]:
