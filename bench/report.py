@@ -28,6 +28,8 @@ class Measurement:
     invoke_p99_ms: float = math.nan  # only with --invoke-body
     invoke_errors: float = math.nan
     invoke_late: float = math.nan  # as fixed_late, for the invoke phase
+    invoke_sat_rps: float = math.nan  # card-button invokes at saturation (answered inline, no post)
+    invoke_cpu_ms: float = math.nan
 
 
 _COLUMNS = [  # (header, attribute, format)
@@ -48,6 +50,8 @@ _COLUMNS = [  # (header, attribute, format)
     ("inv p99", "invoke_p99_ms", "{:.1f}"),
     ("inv err", "invoke_errors", "{:.0f}"),
     ("inv late", "invoke_late", "{:.0f}"),
+    ("inv sat rps", "invoke_sat_rps", "{:.0f}"),
+    ("inv CPU ms", "invoke_cpu_ms", "{:.2f}"),
 ]
 
 
@@ -87,10 +91,16 @@ def summary_table(ms: list[Measurement]) -> str:
     med = medians(ms)
     bare, stock = med.get("bare"), med.get("stock")
     cols = [c for c in _columns(ms) if c[1] != "sat_rps"]
-    header = ["target", "rounds", "sat rps", "x bare", "x stock", *(h for h, _, _ in cols)]
+    invokes = any(not math.isnan(m.invoke_sat_rps) for m in ms)
+    # Invokes: against bare's own invoke answer (inline, no post) and against bare's message round trip.
+    extra = ["inv x bare inv", "inv x bare msg"] if invokes else []
+    header = ["target", "rounds", "sat rps", "x bare", "x stock", *(h for h, _, _ in cols), *extra]
     rows = []
     for m in med.values():
         cells = [f.format(getattr(m, a)) for _, a, f in cols]
         ratios = [_ratio(m.sat_rps, bare), _ratio(m.sat_rps, stock)]
+        if invokes:
+            inv_anchor = Measurement(**{**bare.__dict__, "sat_rps": bare.invoke_sat_rps}) if bare else None
+            cells += [_ratio(m.invoke_sat_rps, inv_anchor), _ratio(m.invoke_sat_rps, bare)]
         rows.append([m.target, str(m.round), f"{m.sat_rps:.0f}", *ratios, *cells])
     return _table(header, rows)

@@ -84,10 +84,17 @@ def measure(t: targets.Target, rnd: int, connector: str, driver: str, args: argp
         cpu1 = procstat.cpu_seconds(pid)
         time.sleep(0.3)  # let in-flight turns from the saturation phase finish before the fixed-rate phase
         fixed = asyncio.run(open_loop(url, shape("f"), args.rate, args.seconds))
-        invoke = None
+        invoke = inv_sat = None
+        inv_cpu = math.nan
         if args.invoke_body:
             inv = dataclasses.replace(shape("i"), invoke_value=invoke_value(args.invoke_body))
             invoke = asyncio.run(open_loop(url, inv, args.rate, args.seconds))
+            if args.invoke_saturation:
+                time.sleep(0.3)
+                c0 = procstat.cpu_seconds(pid)
+                inv_sat = _saturate(driver, url, dataclasses.replace(inv, run_id=inv.run_id + "s"), args.seconds,
+                                    args)
+                inv_cpu = (procstat.cpu_seconds(pid) - c0) * 1000 / max(1, inv_sat.requests)
         peak = procstat.memory_mb(pid, "VmHWM")
     finally:
         targets.stop(run.proc)
@@ -97,6 +104,7 @@ def measure(t: targets.Target, rnd: int, connector: str, driver: str, args: argp
         (cpu1 - cpu0) * 1000 / max(1, sat.requests), peak, delivered,
         invoke.p99_ms if invoke else math.nan, invoke.errors if invoke else math.nan,
         invoke.late if invoke else math.nan,
+        inv_sat.rps if inv_sat else math.nan, inv_cpu,
     )
 
 
@@ -117,6 +125,8 @@ def _parse() -> argparse.Namespace:
                    help="seed each service target's database with N connections first (0: an empty database)")
     p.add_argument("--invoke-body", help="also offer adaptiveCard/action invokes at --rate with this value "
                    "(JSON, or @file) and report their p99")
+    p.add_argument("--invoke-saturation", action="store_true",
+                   help="with --invoke-body: also saturate with those invokes (inv sat rps, inv CPU ms, ratios)")
     a = p.parse_args()
     unknown = set(a.targets.split(",")) - set(targets.TARGETS)
     if unknown:

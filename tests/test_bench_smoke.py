@@ -56,8 +56,10 @@ def assert_run_output(out: str) -> None:
 async def test_run_python_driver_prints_table() -> None:
     """bench.run with the Python generators starts both anchors and prints throughput, ratios, CPU, RSS."""
     out = await _run("-m", "bench.run", "--seconds", "1", "--rounds", "1", "--targets", "bare,stock",
-                     "--driver", "python", "--warmup", "0.5")
+                     "--driver", "python", "--warmup", "0.5", "--invoke-body", json.dumps(INVOKE),
+                     "--invoke-saturation")
     assert_run_output(out)
+    assert "inv sat rps" in out and "inv x bare inv" in out, out  # card-button invokes saturated too
 
 
 @pytest.mark.skipif(wrk_path() is None, reason="wrk is not installed (apt-get install -y wrk); wrk path not smoked")
