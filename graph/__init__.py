@@ -1,4 +1,4 @@
-"""Microsoft Graph adapter. `from graph import GraphGateway` imports msgraph-sdk (slow) only when first used."""
+"""Microsoft Graph adapter (plain HTTP, see graph/transport.py). `GraphGateway` is imported on first use."""
 from __future__ import annotations
 
 from typing import TYPE_CHECKING, Any

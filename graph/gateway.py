@@ -1,60 +1,28 @@
-"""The Microsoft Graph gateway: chats, members, app installation, licenses and presence through msgraph-sdk.
+"""The Microsoft Graph gateway: chats, members, app installation, licenses and presence.
 
-This is the only module that imports msgraph-sdk (and its kiota runtime). Importing it costs a few hundred
-milliseconds and the first calls pay more for lazy imports; `start()` pays all of that at start-up.
-"""
+Graph is called over plain HTTP (graph/transport.py: one aiohttp session, JSON bodies in Graph's documented
+shapes, azure-identity tokens, budgeted retries), not through msgraph-sdk: the eight endpoints used need none of
+its ~1000 model classes, which cost 55 MB resident and 1.1-1.4 s on first use (or at start)."""
 from __future__ import annotations
 
 import asyncio
 import contextlib
-import json
 import logging
 import time
-from collections.abc import AsyncIterator, Awaitable, Callable, Mapping, Sequence
+from collections.abc import AsyncIterator, Mapping, Sequence
 from typing import Any
-from urllib.parse import urlsplit
+from urllib.parse import quote
 
-import httpx
-from azure.core.exceptions import AzureError
-from kiota_abstractions.api_error import APIError
-from kiota_abstractions.authentication import AnonymousAuthenticationProvider, AuthenticationProvider
-from kiota_abstractions.base_request_configuration import RequestConfiguration
-from kiota_abstractions.request_information import RequestInformation
-from kiota_abstractions.serialization import ParsableFactory
-from kiota_authentication_azure.azure_identity_authentication_provider import AzureIdentityAuthenticationProvider
-from kiota_http.kiota_client_factory import KiotaClientFactory
-from kiota_http.middleware import RetryHandler
-from kiota_http.middleware.options import RetryHandlerOption
-from kiota_serialization_json.json_parse_node_factory import JsonParseNodeFactory
-from msgraph import GraphServiceClient
-from msgraph.generated.app_catalogs.teams_apps.teams_apps_request_builder import TeamsAppsRequestBuilder
-from msgraph.generated.communications.get_presences_by_user_id.get_presences_by_user_id_post_request_body import (
-    GetPresencesByUserIdPostRequestBody,
-)
-from msgraph.generated.models.aad_user_conversation_member import AadUserConversationMember
-from msgraph.generated.models.chat import Chat
-from msgraph.generated.models.chat_type import ChatType
-from msgraph.generated.models.o_data_errors.o_data_error import ODataError
-from msgraph.generated.models.teams_app_installation import TeamsAppInstallation
-from msgraph.generated.models.teams_app_permission_set import TeamsAppPermissionSet
-from msgraph.generated.models.teams_app_resource_specific_permission import TeamsAppResourceSpecificPermission
-from msgraph.generated.models.teams_app_resource_specific_permission_type import (
-    TeamsAppResourceSpecificPermissionType,
-)
-from msgraph.generated.users.users_request_builder import UsersRequestBuilder
-from msgraph.graph_request_adapter import GraphRequestAdapter
-from msgraph.graph_request_adapter import options as msgraph_options
-from msgraph_core import GraphClientFactory
-from msgraph_core.middleware import GraphTelemetryHandler
+import aiohttp
 
 from domain.ports import GatewayError
 from graph import policy
 from graph.policy import GraphError
-from graph.throttle import BudgetRetryHandler
+from graph.transport import GraphResponseError, Transport
 
 log = logging.getLogger(__name__)
-ERRORS: dict[str, type[ParsableFactory]] = {"XXX": ODataError}  # Graph's error body, as the SDK maps it
 CONCURRENCY = 4  # parallel requests of one batched call (licenses, presence): fast, without self-throttling
+MEMBER = "#microsoft.graph.aadUserConversationMember"
 
 
 class GraphGateway:
@@ -68,7 +36,7 @@ class GraphGateway:
         authorization.permissions.resourceSpecific entries ({"name", "type"}), consented when installing."""
         if auth not in ("azure", "none"):
             raise ValueError(f"GRAPH_AUTH must be 'azure' or 'none', not {auth!r}")
-        if not 1 <= attempts <= RetryHandlerOption.MAX_MAX_RETRIES + 1:
+        if not 1 <= attempts <= 11:
             raise ValueError("attempts must be between 1 and 11")
         self.base_url = policy.normalize_base_url(base_url)
         if auth == "azure" and not policy.token_safe(self.base_url):
@@ -81,33 +49,23 @@ class GraphGateway:
         self._rsc = [(p["name"], p.get("type", "Application").lower()) for p in rsc_permissions]
         self._bind = policy.bind_root(self.base_url)
         self._catalog_lock = asyncio.Lock()
-        self._http: httpx.AsyncClient | None = None
-        self._credential: Any = None
-        self._client: GraphServiceClient | None = None
+        self._http: Transport | None = None
         self._token_task: asyncio.Task[None] | None = None
         self.startup_seconds = 0.0
 
     # -- lifecycle ----------------------------------------------------------------------------------------
 
     async def start(self) -> None:
-        """Build the client once and warm the SDK's lazy imports, so no agent's command pays for them."""
-        if self._client is not None:
+        """Open the HTTP session and, with GRAPH_AUTH=azure, fetch the first token in the background."""
+        if self._http is not None:
             return
         began = time.perf_counter()
-        self._http = httpx.AsyncClient(base_url=self.base_url, timeout=httpx.Timeout(30.0, connect=10.0),
-                                       http2=True)
-        retry = BudgetRetryHandler(self.attempts)
-        middleware = [retry if isinstance(m, RetryHandler) else m
-                      for m in KiotaClientFactory.get_default_middleware(msgraph_options)]
-        middleware.append(GraphTelemetryHandler(options=msgraph_options.get("GraphTelemetryHandlerOption")))
-        GraphClientFactory.create_with_custom_middleware(middleware, client=self._http)
-        adapter = GraphRequestAdapter(self._auth_provider(), client=self._http)
-        adapter.base_url = self.base_url  # httpx adds a trailing slash to its own base_url
-        self._client = GraphServiceClient(request_adapter=adapter)
-        self._warm_up(self._client)
+        self._http = Transport(self.base_url, self._credential(), self.attempts)
+        await self._http.open()
         # The first token (credential probing, a round trip to Entra ID) is fetched in the background: with no
         # credentials configured the probing can take seconds, and the service must be ready within two.
-        self._token_task = asyncio.create_task(self._first_token())
+        if self._http.credential is not None:
+            self._token_task = asyncio.create_task(self._first_token())
         self.startup_seconds = time.perf_counter() - began
         log.info("Graph gateway ready for %s (auth %s) in %.2f s", self.base_url, self.auth, self.startup_seconds)
 
@@ -116,101 +74,70 @@ class GraphGateway:
             self._token_task.cancel()
             self._token_task = None
         if self._http is not None:
-            await self._http.aclose()
-        if self._credential is not None:
-            await self._credential.close()
-        self._http = self._client = self._credential = None
+            await self._http.close()
+        self._http = None
 
-    def _auth_provider(self) -> AuthenticationProvider:
+    def _credential(self) -> Any:
         if self.auth == "none":
-            return AnonymousAuthenticationProvider()  # local emulators and tests: no Authorization header
+            return None  # local emulators and tests: no Authorization header
         from azure.identity.aio import DefaultAzureCredential
 
         # AZURE_TENANT_ID + AZURE_CLIENT_ID + AZURE_CLIENT_SECRET or AZURE_CLIENT_CERTIFICATE_PATH, workload
         # identity, or a managed identity. Developer sign-ins (CLI, VS Code...) would give delegated tokens.
-        self._credential = DefaultAzureCredential(
+        return DefaultAzureCredential(
             exclude_cli_credential=True, exclude_developer_cli_credential=True,
             exclude_powershell_credential=True, exclude_visual_studio_code_credential=True,
             exclude_shared_token_cache_credential=True)
-        host = urlsplit(self.base_url).hostname or ""
-        return AzureIdentityAuthenticationProvider(self._credential, scopes=[policy.token_scope(self.base_url)],
-                                                   allowed_hosts=[host])
 
     async def _first_token(self) -> None:
         """Get the first token now (credential probing and a round trip to Entra ID), not on a user's command.
         A failure only warns: Graph calls will try again and report their own errors."""
-        if self._credential is None:
-            return
         try:
-            await asyncio.wait_for(self._credential.get_token(policy.token_scope(self.base_url)), 10)
+            assert self._http is not None
+            await asyncio.wait_for(self._http.token(), 10)
         except Exception as e:  # any credential problem: start anyway, say why
             log.warning("Graph: no token at start-up (%s: %s); check the AZURE_* settings", type(e).__name__, e)
 
-    @staticmethod
-    def _warm_up(client: GraphServiceClient) -> None:
-        """Serialize each request body and parse each typed response once, offline: this runs the SDK's lazy
-        imports (request builders, ~1000 models, serializers) that otherwise land on the first real call."""
-        member = AadUserConversationMember(roles=["owner"])
-        client.chats.to_post_request_information(Chat(chat_type=ChatType.Group, members=[member]))
-        chat = client.chats.by_chat_id("warm-up")
-        chat.members.to_post_request_information(member)
-        chat.installed_apps.to_post_request_information(TeamsAppInstallation())
-        client.communications.get_presences_by_user_id.to_post_request_information(
-            GetPresencesByUserIdPostRequestBody(ids=["warm-up"]))
-        client.users.to_get_request_information()
-        client.app_catalogs.teams_apps.to_get_request_information()
-        factory = JsonParseNodeFactory()
-        for shape in (Chat, ODataError):
-            factory.get_root_parse_node("application/json", b'{"id": "warm-up"}').get_object_value(shape)
-
-    @property
-    def _c(self) -> GraphServiceClient:
-        assert self._client is not None, "start() first"
-        return self._client
-
     @contextlib.asynccontextmanager
-    async def _call(self, action: str, permission: str, maybe_done: bool = False) -> AsyncIterator[None]:
+    async def _call(self, action: str, permission: str, maybe_done: bool = False) -> AsyncIterator[Transport]:
         """Run Graph calls within the budget and turn every failure into a GraphError a user can read."""
-        if self._client is None:
+        if self._http is None:
             await self.start()
+        assert self._http is not None
+        from azure.core.exceptions import AzureError  # azure-core is light; the credential came with it
+
         with contextlib.ExitStack() as stack:
             if policy.remaining() is None:
                 stack.enter_context(policy.budget(self.budget))
             left = max(0.0, policy.remaining() or 0.0)
             try:
                 async with asyncio.timeout(left):
-                    yield
+                    yield self._http
             except GatewayError:
                 raise
             except TimeoutError:
                 log.warning("Graph: %s timed out after %.1f s", action, left)
                 raise policy.timeout_error(action, left, maybe_done) from None
-            except APIError as e:
-                log.warning("Graph: %s failed: %s", action, e)
-                raise policy.api_error(action, permission, e.response_status_code, e.response_headers) from None
-            except httpx.HTTPError as e:
+            except GraphResponseError as e:
+                log.warning("Graph: %s failed: HTTP %s", action, e.status)
+                raise policy.api_error(action, permission, e.status, e.headers) from None
+            except aiohttp.ClientError as e:
                 log.warning("Graph: %s failed: %s: %s", action, type(e).__name__, e)
                 raise policy.unreachable_error(action) from None
             except AzureError as e:  # no token: wrong AZURE_* settings, or Entra ID unreachable
                 log.warning("Graph: %s: sign-in failed: %s", action, e)
                 raise GraphError(f"This app could not sign in to Microsoft Graph to {action}. "
                                  "An administrator should check its Azure settings.") from None
-            except Exception:  # an SDK surprise still gets a readable answer; the log keeps the details
+            except Exception:  # a surprise still gets a readable answer; the log keeps the details
                 log.exception("Graph: %s failed unexpectedly", action)
                 raise GraphError(f"Microsoft Graph failed unexpectedly when asked to {action}. Try again later.") \
                     from None
 
-    async def _json(self, info: RequestInformation) -> dict[str, Any]:
-        """Send a request the SDK built (auth, retries and error mapping included) and read the JSON ourselves.
-        msgraph-sdk's model parsing costs about 4 ms of CPU per entity, on the event loop (every parse re-runs
-        the ~1000 imports of Entity's deserializers): 3 s for one 650-user presence batch."""
-        # kiota types the result as an unbound TypeVar; with "bytes" it is the raw body
-        send: Callable[..., Awaitable[bytes | None]] = self._c.request_adapter.send_primitive_async
-        raw = await send(info, "bytes", ERRORS)
-        data: Any = json.loads(raw) if raw else {}
-        return data if isinstance(data, dict) else {}
+    def _member(self, aad_object_id: str, **extra: Any) -> dict[str, Any]:
+        return {"@odata.type": MEMBER, "roles": ["owner"],
+                "user@odata.bind": policy.user_bind(self._bind, aad_object_id), **extra}
 
-    # -- ChatGateway ------------------------------------------------------------------------------------------
+# -- ChatGateway ------------------------------------------------------------------------------------------
 
     async def create_chat(self, topic: str | None, member_aad_ids: Sequence[str]) -> str:
         """A group chat with every member (the requester included) as owner; returns its id."""
@@ -220,29 +147,26 @@ class GraphGateway:
         if len(ids) > policy.MAX_CHAT_MEMBERS:
             raise GraphError(f"A Teams group chat holds at most {policy.MAX_CHAT_MEMBERS} people; "
                              f"{len(ids)} were chosen.")
-        binds = [policy.user_bind(self._bind, i) for i in ids]
-        members = [AadUserConversationMember(roles=["owner"], additional_data={"user@odata.bind": b}) for b in binds]
-        body = Chat(chat_type=ChatType.Group, topic=policy.clean_topic(topic), members=list(members))
-        async with self._call("create the chat", "Chat.Create", maybe_done=True):
-            chat = await self._c.chats.post(body)
-        if chat is None or not chat.id:
+        body: dict[str, Any] = {"chatType": "group", "members": [self._member(i) for i in ids]}
+        if (clean := policy.clean_topic(topic)) is not None:
+            body["topic"] = clean
+        async with self._call("create the chat", "Chat.Create", maybe_done=True) as http:
+            chat = await http.request("POST", "/chats", body=body)
+        if not isinstance(chat.get("id"), str) or not chat["id"]:
             raise GraphError("Microsoft Graph did not return the new chat. Try again in a moment.")
-        return chat.id
+        return str(chat["id"])
 
     async def install_app(self, chat_id: str) -> None:
         """Add this app to the chat (the catalog lookup shares the budget); already installed counts as done."""
         try:
             async with self._call("add this app to the chat", "TeamsAppInstallation.ReadWriteAndConsentSelfForChat.All",
-                                  maybe_done=True):
+                                  maybe_done=True) as http:
                 catalog_id = await self._app_catalog_id()
-                body = TeamsAppInstallation(
-                    additional_data={"teamsApp@odata.bind": f"{self._bind}/appCatalogs/teamsApps/{catalog_id}"})
+                body: dict[str, Any] = {"teamsApp@odata.bind": f"{self._bind}/appCatalogs/teamsApps/{catalog_id}"}
                 if self._rsc:
-                    body.consented_permission_set = TeamsAppPermissionSet(resource_specific_permissions=[
-                        TeamsAppResourceSpecificPermission(
-                            permission_value=name, permission_type=TeamsAppResourceSpecificPermissionType(kind))
-                        for name, kind in self._rsc])
-                await self._c.chats.by_chat_id(chat_id).installed_apps.post(body)
+                    body["consentedPermissionSet"] = {"resourceSpecificPermissions": [
+                        {"permissionValue": name, "permissionType": kind} for name, kind in self._rsc]}
+                await http.request("POST", f"/chats/{_seg(chat_id)}/installedApps", body=body)
         except GraphError as e:
             if e.status != 409:  # 409 Conflict: already installed
                 raise
@@ -255,12 +179,9 @@ class GraphGateway:
             raise GraphError("This app's id in the Teams app catalog is not configured (TEAMS_APP_CATALOG_ID).")
         async with self._catalog_lock:
             if not self._catalog_id:
-                query = TeamsAppsRequestBuilder.TeamsAppsRequestBuilderGetQueryParameters(
-                    filter=f"externalId eq '{self._manifest_id}'")
-                info = self._c.app_catalogs.teams_apps.to_get_request_information(
-                    RequestConfiguration(query_parameters=query))
-                async with self._call("find this app in the Teams app catalog", "AppCatalog.Read.All"):
-                    found = await self._json(info)
+                async with self._call("find this app in the Teams app catalog", "AppCatalog.Read.All") as http:
+                    found = await http.request("GET", "/appCatalogs/teamsApps",
+                                               params={"$filter": f"externalId eq '{self._manifest_id}'"})
                 ids = [a["id"] for a in found.get("value") or [] if isinstance(a, dict) and a.get("id")]
                 if not ids:
                     raise GraphError("This app is not in your organization's Teams app catalog yet: an administrator "
@@ -270,9 +191,8 @@ class GraphGateway:
 
     async def is_member(self, chat_id: str, aad_object_id: str) -> bool:
         wanted = aad_object_id.lower()
-        async with self._call("read the chat's members", "ChatMember.Read.All"):
-            members = self._c.chats.by_chat_id(chat_id).members
-            page = await self._json(members.to_get_request_information())
+        async with self._call("read the chat's members", "ChatMember.Read.All") as http:
+            page = await http.request("GET", f"/chats/{_seg(chat_id)}/members")
             while True:
                 if any(str(m.get("userId") or "").lower() == wanted for m in page.get("value") or []
                        if isinstance(m, dict)):
@@ -280,21 +200,18 @@ class GraphGateway:
                 link = page.get("@odata.nextLink")
                 if not link:
                     return False
-                page = await self._json(members.with_url(policy.rebase(link, self.base_url))
-                                        .to_get_request_information())
+                page = await http.request("GET", policy.rebase(str(link), self.base_url))
 
     async def add_member(self, chat_id: str, aad_object_id: str) -> None:
         """Add the user with the whole chat history visible."""
-        member = AadUserConversationMember(roles=["owner"], additional_data={
-            "user@odata.bind": policy.user_bind(self._bind, aad_object_id),
-            "visibleHistoryStartDateTime": policy.FULL_HISTORY})
-        async with self._call("add you to the chat", "ChatMember.ReadWrite.All", maybe_done=True):
-            await self._c.chats.by_chat_id(chat_id).members.post(member)
+        member = self._member(aad_object_id, visibleHistoryStartDateTime=policy.FULL_HISTORY)
+        async with self._call("add you to the chat", "ChatMember.ReadWrite.All", maybe_done=True) as http:
+            await http.request("POST", f"/chats/{_seg(chat_id)}/members", body=member)
 
     async def chat_title(self, chat_id: str) -> str:
-        async with self._call("read the chat", "Chat.ReadBasic.WhereInstalled"):
-            chat = await self._c.chats.by_chat_id(chat_id).get()
-        return (chat.topic if chat else None) or ""
+        async with self._call("read the chat", "Chat.ReadBasic.WhereInstalled") as http:
+            chat = await http.request("GET", f"/chats/{_seg(chat_id)}")
+        return str(chat.get("topic") or "")
 
     async def licensed(self, aad_object_ids: Sequence[str]) -> set[str]:
         """The users among these with an active Teams plan (see policy.has_teams). Unknown ids are unlicensed."""
@@ -302,10 +219,9 @@ class GraphGateway:
         by_lower = {i.lower(): i for i in ids}
 
         async def chunk(part: Sequence[str]) -> set[str]:
-            query = UsersRequestBuilder.UsersRequestBuilderGetQueryParameters(
-                filter=policy.id_filter(part), select=["id", "assignedPlans"])
-            found = await self._json(self._c.users.to_get_request_information(
-                RequestConfiguration(query_parameters=query)))
+            assert self._http is not None
+            found = await self._http.request("GET", "/users", params={"$filter": policy.id_filter(part),
+                                                                      "$select": "id,assignedPlans"})
             return {by_lower[str(u.get("id")).lower()] for u in found.get("value") or []
                     if isinstance(u, dict) and str(u.get("id")).lower() in by_lower
                     and policy.has_teams((p.get("service"), p.get("capabilityStatus"))
@@ -324,8 +240,8 @@ class GraphGateway:
         by_lower = {i.lower(): i for i in ids}
 
         async def batch(part: Sequence[str]) -> dict[str, str]:
-            body = GetPresencesByUserIdPostRequestBody(ids=list(part))
-            found = await self._json(self._c.communications.get_presences_by_user_id.to_post_request_information(body))
+            assert self._http is not None
+            found = await self._http.request("POST", "/communications/getPresencesByUserId", body={"ids": list(part)})
             return {by_lower[str(p.get("id")).lower()]: str(p.get("availability") or "PresenceUnknown")
                     for p in found.get("value") or [] if isinstance(p, dict) and str(p.get("id")).lower() in by_lower}
 
@@ -335,3 +251,8 @@ class GraphGateway:
             jobs = [batch(p) for p in policy.chunks(ids, policy.PRESENCE_BATCH)]
             parts = await policy.gather_limited(CONCURRENCY, jobs)
         return {k: v for part in parts for k, v in part.items()}
+
+
+def _seg(value: str) -> str:
+    """One URL path segment (chat ids contain ':' and '@', which Graph accepts as they are)."""
+    return quote(value, safe=":@")

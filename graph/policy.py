@@ -50,7 +50,7 @@ def normalize_base_url(url: str | None) -> str:
 
 
 def token_safe(base_url: str) -> bool:
-    """Whether a bearer token may be sent there (the kiota Azure provider refuses plain http off localhost)."""
+    """Whether a bearer token may be sent there (never over plain http off localhost)."""
     parts = urlsplit(base_url)
     return parts.scheme == "https" or parts.hostname in ("localhost", "127.0.0.1", "::1")
 
