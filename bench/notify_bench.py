@@ -5,6 +5,7 @@ the service's CPU, duplicates and losses. A second run SIGKILLs the service midw
     python -m bench.notify_bench --records 200 --chats 5             # SQLite
     python -m bench.notify_bench --database postgresql://postgres@127.0.0.1:5432/test
     python -m bench.notify_bench --latency --rates 1,10,20 --seconds 20 --chats 1-5 --tenants 4   # light load
+    python -m bench.notify_bench --latency --intake-replica --database postgresql://...   # across replicas
 
 `--latency`: one steady run per offered rate, reporting p50/p99 from each webhook's 200 to each card reaching the
 fake connector (`card_p50_ms`, `card_p99_ms`); `--chats 1-5` gives record i 1 + i % 5 connected chats.
@@ -213,8 +214,15 @@ async def run(args: argparse.Namespace, kill: bool) -> dict[str, Any]:
     env = dict(os.environ, DATABASE_URL=database, RECORD_SOURCE=f"local:{_directory(scratch, args.records)}",
                DATAVERSE_WEBHOOK_KEY=KEY, PORT=str(free_port()), HOST="127.0.0.1", PUBLIC_URL="https://bench",
                GRAPH_AUTH="none")
+    intake = None
+    if args.intake_replica:  # webhooks go to a replica that delivers nothing; only a wake-up reaches the worker
+        env["OUTBOX_POLL_SECONDS"] = "300"
+        intake = Service(dict(env, PORT=str(free_port()), OUTBOX_WORKER="off"), scratch / "intake.log")
     service = Service(env, scratch / "service.log")
     await service.start()
+    if intake:
+        await intake.start()
+    port = (intake or service).env["PORT"]
     accepted: dict[int, float] = {}
     latencies: list[float] = []
     killed = asyncio.Event()
@@ -223,7 +231,7 @@ async def run(args: argparse.Namespace, kill: bool) -> dict[str, Any]:
         if args.rate > 0:  # an offered load, like a CRM's stream of updates, rather than a flood
             await asyncio.sleep(max(0.0, started + i / args.rate - time.monotonic()))
         async with gate:
-            latency, at = await _send(http, env["PORT"], _body(i))
+            latency, at = await _send(http, port, _body(i))
             latencies.append(latency)
             accepted[i] = at
             if kill and len(accepted) == args.records // 2 and not killed.is_set():
@@ -239,6 +247,8 @@ async def run(args: argparse.Namespace, kill: bool) -> dict[str, Any]:
         await asyncio.wait_for(connector.complete.wait(), args.wait)
     await asyncio.sleep(1.0)  # anything doubled late still shows up
     service.stop()
+    if intake:
+        intake.stop()
     if connector.runner:
         await connector.runner.cleanup()
     await _drop(args.database, database)
@@ -258,7 +268,8 @@ def _report(args: argparse.Namespace, kill: bool, started: float, accepted: dict
     ms = sorted(x * 1000 for x in latencies)
     low, high = args.chats
     return {
-        "run": "kill -9 + restart midway" if kill else "steady", "database": args.database.split(":")[0],
+        "run": "kill -9 + restart midway" if kill else "steady, 2 replicas" if args.intake_replica else "steady",
+        "database": args.database.split(":")[0],
         "webhooks": args.records, "offered_per_s": args.rate or "flood",
         "chats_each": str(low) if low == high else f"{low}-{high}", "tenants": args.tenants,
         "messages": len(wanted), "accept_p50_ms": _pct(ms, 50), "accept_p99_ms": _pct(ms, 99),
@@ -318,6 +329,9 @@ def main() -> None:
                         help="steady runs at each of --rates for --seconds each (no kill run)")
     parser.add_argument("--rates", default="1,10,20", help="with --latency: offered webhook calls per second")
     parser.add_argument("--seconds", type=float, default=20.0, help="with --latency: length of each run")
+    parser.add_argument("--intake-replica", action="store_true",
+                        help="post webhooks to a second replica with OUTBOX_WORKER=off; the delivering replica polls "
+                             "only every 300 s, so cards arrive through LISTEN/NOTIFY (PostgreSQL)")
     args = parser.parse_args()
     if args.latency:
         _print([asyncio.run(run(_at_rate(args, float(r)), kill=False)) for r in args.rates.split(",")])
