@@ -31,7 +31,8 @@ from store.connections import SqlConnectionStore
 from store.db import Database, open_database
 from store.migrations import migrate
 from store.outbox import SqlOutbox
-from store.settings_store import SqlSettingsStore
+from store.settings_store import SETTINGS_TTL, SETTINGS_TTL_LISTENING, SqlSettingsStore
+from store.wakeups import SETTINGS_CHANNEL, PgWakeups
 from tabs import bind as bind_tabs
 from tabs import install as install_tabs
 from teams.connector import ConnectorClient, TokenSource
@@ -71,7 +72,9 @@ async def _resources(app: web.Application) -> AsyncIterator[None]:
     db = await open_database(config.database_url)
     await migrate(db)
     records = open_records(config)
-    settings = SqlSettingsStore(db)  # one instance: the notifier sees a change saved on the admin tab at once
+    # One instance: the notifier sees a change saved on the admin tab at once; other replicas' saves reach it by
+    # NOTIFY on PostgreSQL (so it re-reads only on a notification, or after a long fallback TTL).
+    settings = SqlSettingsStore(db, ttl=SETTINGS_TTL_LISTENING if db.dialect == "postgresql" else SETTINGS_TTL)
     service = ChatService(records, SqlConnectionStore(db), settings, SqlAuditLog(db))
     connector = ConnectorClient(session, _bot_tokens(config, session))
     graph = GraphGateway(config.graph_base_url, config.graph_auth, config.teams_app_catalog_id or None,
@@ -81,9 +84,14 @@ async def _resources(app: web.Application) -> AsyncIterator[None]:
     async def announce(ref: ConversationRef, note: ContextNote) -> None:
         await connector.post(ref, context_card(note))
 
-    notifications = await pipeline.start(SqlOutbox(db), records, SqlConnectionStore(db), settings, connector,
-                                         config.allowed_tenants, database_url=config.database_url,
-                                         poll=config.outbox_poll_seconds(), deliver=config.outbox_worker)
+    notifications = pipeline.start(SqlOutbox(db), records, SqlConnectionStore(db), settings, connector,
+                                   config.allowed_tenants, poll=config.outbox_poll_seconds(),
+                                   deliver=config.outbox_worker)
+    # PostgreSQL: other replicas' commits reach this one at once (outbox work, saved settings).
+    wakeups = PgWakeups(config.database_url, {SETTINGS_CHANNEL: settings.invalidate,
+                                              **notifications.wake_handlers()}) if db.dialect == "postgresql" else None
+    if wakeups:
+        await wakeups.start()
     background = Background()
     router = Router()
     commands.register(router, service)
@@ -104,6 +112,8 @@ async def _resources(app: web.Application) -> AsyncIterator[None]:
     gc.collect()
     gc.freeze()
     yield
+    if wakeups:
+        await wakeups.close()
     await notifications.stop()
     await background.close()
     await graph.close()

@@ -1,4 +1,6 @@
-"""Settings as one JSON document with an ETag; cached, re-read at most once a second for other replicas' edits."""
+"""Settings as one JSON document with an ETag, cached. Another replica's edit shows here within the TTL: one
+second by default; on PostgreSQL a save NOTIFYs every replica (store/wakeups.py), which drops its cache at once, so
+the TTL there is only a fallback."""
 from __future__ import annotations
 
 import hashlib
@@ -9,18 +11,25 @@ from datetime import UTC, datetime
 from domain.ports import Conflict
 from domain.settings import Settings, from_dict, to_dict
 from store.db import Database
+from store.wakeups import SETTINGS_CHANNEL
 
-_TTL = 1.0  # seconds another replica's edit may take to show here
+SETTINGS_TTL = 1.0  # seconds another replica's edit may take to show here
+SETTINGS_TTL_LISTENING = 30.0  # the same when saves are also announced by NOTIFY
 
 
 class SqlSettingsStore:
-    def __init__(self, db: Database) -> None:
+    def __init__(self, db: Database, ttl: float = SETTINGS_TTL) -> None:
         self._db = db
+        self._ttl = ttl
         self._cached: tuple[Settings, str] | None = None
         self._read_at = 0.0
 
+    def invalidate(self) -> None:
+        """Another replica saved settings: read them again on the next load."""
+        self._read_at = float("-inf")
+
     async def load(self) -> tuple[Settings, str]:
-        if self._cached and time.monotonic() - self._read_at < _TTL:
+        if self._cached and time.monotonic() - self._read_at < self._ttl:
             return self._cached
         row = await self._db.fetchrow("SELECT body, etag FROM settings WHERE id = 1")
         if row is None:
@@ -48,6 +57,8 @@ class SqlSettingsStore:
             else:
                 await tx.execute("INSERT INTO settings (id, body, etag, updated_at) VALUES (1, $1, $2, $3)",
                                  text, etag, now)
+            if self._db.dialect == "postgresql":
+                await tx.execute(f"NOTIFY {SETTINGS_CHANNEL}")
         self._cached, self._read_at = (settings, etag), time.monotonic()
         return etag
 

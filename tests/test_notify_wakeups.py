@@ -2,6 +2,7 @@
 replicas' fallback poll is set to 300 s and a card arriving within 10 s can only have come from a wake-up."""
 from __future__ import annotations
 
+from dataclasses import replace
 from pathlib import Path
 
 import aiohttp
@@ -11,7 +12,7 @@ import pytest
 from config import Config, ConfigError
 from tests.conftest import PG_ADMIN_URL, _drop_pg_database, _fresh_pg_database
 from tests.fake_connector import FakeConnector
-from tests.notify_helpers import Service, directory_with_cases, notify_config, wait_cards, webhook_body
+from tests.notify_helpers import Service, directory_with_cases, eventually, notify_config, wait_cards, webhook_body
 
 CHAT = "19:wakeup@thread.v2"
 SLOW_POLL = 300.0
@@ -48,7 +49,7 @@ async def test_work_committed_on_one_replica_wakes_the_worker_of_another(tmp_pat
                                        "WHERE datname = current_database() AND query LIKE 'LISTEN%'")
         finally:
             await admin.close()
-        assert cut == 1  # only the worker replica listens: the intake-only one has no worker to wake
+        assert cut == 2  # each replica listens once (the intake-only one for saved settings only)
         status, answer = await intake.webhook(webhook_body(cases[1][0]))
         assert (status, answer["status"]) == (200, "accepted")
         assert len(await wait_cards(connector, CHAT, 2, within=WITHIN)) == 2
@@ -57,6 +58,28 @@ async def test_work_committed_on_one_replica_wakes_the_worker_of_another(tmp_pat
         await worker.stop()
         await _drop_pg_database(url)
     assert PG_ADMIN_URL
+
+
+async def test_settings_saved_on_one_replica_apply_on_another_at_once(tmp_path: Path, connector: FakeConnector,
+                                                                      http: aiohttp.ClientSession):
+    """Settings are cached (on PostgreSQL for up to 30 s); a save on one replica is announced by NOTIFY, so the
+    other refuses the next command at once after an admin turns Teams chats off."""
+    url = await _fresh_pg_database()
+    intake, worker, _ = await _replicas(url, tmp_path, connector, http)
+    chat = "19:settings@thread.v2"
+    try:
+        status, _ = await worker.bot.say("records", conv=chat)  # the worker replica now has the settings cached
+        assert status == 200 and connector.cards(chat)
+        await intake.save_settings(lambda s: replace(s, teams_chat_enabled=False))
+
+        async def refused() -> bool:
+            await worker.bot.say("records", conv=chat)
+            return any("turned off by your administrator" in t for t in connector.texts(chat))
+        assert await eventually(refused, within=WITHIN)
+    finally:
+        await intake.stop()
+        await worker.stop()
+        await _drop_pg_database(url)
 
 
 async def test_sqlite_replicas_share_work_through_the_fallback_poll(tmp_path: Path, connector: FakeConnector,
