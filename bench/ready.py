@@ -42,7 +42,7 @@ async def _migrated(url: str) -> None:
 
 
 def sample(t: targets.Target, work: Path) -> tuple[float, float, float]:
-    """(ready s, graph warm-up s, VmRSS MB at rest) of one start."""
+    """(ready s, Graph gateway start s, VmRSS MB at rest) of one start."""
     port = targets.free_port()
     argv, env = t.build(port, work)
     log = work / f"log-{port}.txt"
@@ -139,7 +139,7 @@ def main() -> None:
                     asyncio.run(seed.drop_pg_database(targets.PG_URL, url))
             print(f"{name} ({args.samples} starts):")
             print(_line("ready", [r[0] for r in runs], "s"))
-            print(_line("graph warm-up", [r[1] for r in runs], "s"))
+            print(_line("graph start", [r[1] for r in runs], "s"))
             print(_line("RSS at rest", [r[2] for r in runs], "MB"))
     if args.graph_samples:
         calls = asyncio.run(first_graph_calls(args.graph_samples))
