@@ -10,7 +10,7 @@ from aiohttp import web
 
 from auth.jwks import KeySet
 from auth.outgoing import ClientCredentials, ManagedIdentityToken
-from bots import collab_commands, commands, extension
+from bots import chat_events, collab_commands, commands, extension
 from bots.adapter import TeamsAdapter
 from bots.connector import ConnectorClient, TokenSource
 from bots.router import Router
@@ -26,6 +26,7 @@ from manifest.render import rsc_permissions
 from records import SourceConfigError, open_source
 from records.directory_file import DirectoryError
 from store.audit import SqlAuditLog
+from store.chat_directory import SqlChatDirectory
 from store.connections import SqlConnectionStore
 from store.db import Database, open_database
 from store.migrations import migrate
@@ -67,7 +68,8 @@ async def _resources(app: web.Application) -> AsyncIterator[None]:
     db = await open_database(config.database_url)
     await migrate(db)
     records = open_records(config)
-    service = ChatService(records, SqlConnectionStore(db), SqlSettingsStore(db), SqlAuditLog(db))
+    chats = SqlChatDirectory(db)
+    service = ChatService(records, SqlConnectionStore(db), SqlSettingsStore(db), SqlAuditLog(db), chats)
     connector = ConnectorClient(session, _bot_tokens(config, session))
     graph = GraphGateway(config.graph_base_url, config.graph_auth, config.teams_app_catalog_id or None,
                          config.teams_app_id or None, rsc_permissions=rsc_permissions())
@@ -80,6 +82,7 @@ async def _resources(app: web.Application) -> AsyncIterator[None]:
     commands.register(router, service)
     extension.register(router, service, connector)
     collab_commands.register(router, CollabService(service, graph, announce), connector)
+    chat_events.register(router, chat_events.ChatEvents(chats, service.connections, connector, graph))
     keys = None if config.local_mode else KeySet(session, config.openid_url)
     app[SESSION], app[DB], app[SERVICE], app[CONNECTOR], app[ROUTER] = session, db, service, connector, router
     bind_tabs(app, config, session, service, connector, graph)

@@ -27,6 +27,9 @@ class Turn:
     bot_added: bool = False
     bot_removed: bool = False
     chat_title: str = ""
+    topic: str | None = None  # conversationUpdate topicName: the chat was renamed (empty: the topic was removed)
+    joined: tuple[Mention, ...] = ()  # people (not the bot) added to the conversation
+    left: tuple[Mention, ...] = ()
 
 
 @dataclass(frozen=True)

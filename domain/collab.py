@@ -64,7 +64,8 @@ class CollabService:
         items = []
         for chat in base.chats:
             decision = rules.can_join(rts, access, connected=True)
-            member = await self._member_or_none(chat.chat_id, ctx.user_aad) if decision.allowed else None
+            # Members see their chat as theirs whatever the join rules say (JOIN-02 locks it for non-members).
+            member = chat.is_member or await self._member_or_none(chat.chat_id, ctx.user_aad)
             items.append(ChatItem(chat.chat_id, chat.title, chat.connected_by, chat.connected_at,
                                   chat.can_disconnect, member, decision.allowed, decision.reason))
         return ChatList(base.record, base.rtype, items, join_view=True)

@@ -4,6 +4,7 @@ from __future__ import annotations
 from datetime import UTC, datetime
 
 from domain import rules
+from domain.chat_names import UNTITLED, ChatDirectory
 from domain.model import Connection, ConversationRef, Record, RecordType, State, User
 from domain.ports import AuditLog, ConnectionStore, RecordSource, SettingsStore
 from domain.results import (
@@ -26,11 +27,12 @@ def now() -> datetime:
 
 class ChatService:
     def __init__(self, records: RecordSource, connections: ConnectionStore, settings: SettingsStore,
-                 audit: AuditLog) -> None:
+                 audit: AuditLog, chat_directory: ChatDirectory | None = None) -> None:
         self.records = records
         self.connections = connections
         self.settings = settings
         self.audit = audit
+        self.chat_directory = chat_directory  # chat names and who is in which chat, when wired
 
     # -- lookups shared by every operation ------------------------------------------------------------
 
@@ -159,8 +161,9 @@ class ChatService:
         items = []
         for conn in await self.connections.for_record(ctx.tenant_id, rtype.logical_name, record.id):
             decision = await self.disconnect_decision(user, settings, rtype, record, conn)
-            items.append(ChatItem(conn.chat_id, conn.chat_title or "Group chat", await self._name(conn.connected_by),
-                                  conn.connected_at, decision.allowed))
+            items.append(ChatItem(conn.chat_id, conn.chat_title or UNTITLED, await self._name(conn.connected_by),
+                                  conn.connected_at, decision.allowed,
+                                  await self.known_member(ctx, conn.chat_id) or None))
         return ChatList(record, rtype, items)
 
     async def chat_activity(self, ctx: ChatContext, at: datetime) -> None:
@@ -174,6 +177,12 @@ class ChatService:
         for conn in await self.connections.for_chat(ctx.tenant_id, ctx.conversation_id):
             if conn.synced:
                 await self.records.touch_timeline_chat(conn.record_type, conn.record_id, conn.chat_id, sender, at)
+
+    async def known_member(self, ctx: ChatContext, chat_id: str) -> bool:
+        """Whether the caller was seen in the chat (False also when unknown: Graph may still know)."""
+        if self.chat_directory is None or not ctx.user_aad:
+            return False
+        return await self.chat_directory.is_member(ctx.tenant_id, chat_id, ctx.user_aad)
 
     async def _name(self, user_id: str) -> str:
         user = await self.records.user(user_id)

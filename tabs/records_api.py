@@ -5,7 +5,6 @@ from __future__ import annotations
 import logging
 import re
 from typing import Any
-from urllib.parse import quote
 
 from aiohttp import web
 
@@ -13,6 +12,7 @@ from bots import views
 from bots.connector import card_activity
 from cards.render import render
 from domain import rules
+from domain.chat_names import UNTITLED, chat_link
 from domain.collab import Announce, CollabService
 from domain.model import ConversationRef, Record, RecordType
 from domain.ports import DeliveryError, GatewayError
@@ -34,10 +34,6 @@ def context(who: Principal, app: str | None, chat_id: str = "", service_url: str
                        app=app)
 
 
-def chat_link(chat_id: str) -> str:
-    return f"https://teams.microsoft.com/l/chat/{quote(chat_id, safe='')}/conversations"
-
-
 def bot_command(verb: str, rtype: RecordType, record: Record) -> str:
     return f"{verb} {rtype.display_name.lower()} {record.number or record.id}"
 
@@ -55,12 +51,13 @@ async def connections(tabs: TabsContext, who: Principal, type_name: str, key: st
         decision = await service.disconnect_decision(user, settings, rtype, record, conn)
         join = rules.can_join(rts, access, connected=True)
         by = await service.records.user(conn.connected_by)
-        chats.append({"chat_id": conn.chat_id, "title": conn.chat_title or "Group chat",
+        member = await service.known_member(context(who, app), conn.chat_id) or await _member(tabs, conn.chat_id, who)
+        chats.append({"chat_id": conn.chat_id, "title": conn.chat_title or UNTITLED,
                       "connected_by": by.name if by else conn.connected_by,
                       "connected_at": conn.connected_at.isoformat(),
                       "can_disconnect": decision.allowed, "disconnect_reason": decision.reason,
                       "can_join": join.allowed, "join_reason": join.reason or "you can join this chat",
-                      "is_member": await _member(tabs, conn.chat_id, who) if join.allowed else None,
+                      "is_member": member,
                       "open_url": chat_link(conn.chat_id)})
     enabled = settings.for_type(rtype.logical_name) is not None
     return {
