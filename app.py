@@ -10,7 +10,7 @@ from aiohttp import web
 
 from auth.jwks import KeySet
 from auth.outgoing import ClientCredentials, ManagedIdentityToken
-from bots import chat_events, collab_commands, commands, extension
+from bots import chat_events, collab_commands, commands, extension, search_extension
 from bots.adapter import TeamsAdapter
 from bots.connector import ConnectorClient, TokenSource
 from bots.router import Router
@@ -20,6 +20,7 @@ from domain.collab import CollabService
 from domain.model import ConversationRef
 from domain.ports import RecordSource
 from domain.results import ContextNote
+from domain.search import SearchService
 from domain.service import ChatService
 from graph import GraphGateway
 from manifest.render import rsc_permissions
@@ -30,6 +31,7 @@ from store.chat_directory import SqlChatDirectory
 from store.connections import SqlConnectionStore
 from store.db import Database, open_database
 from store.migrations import migrate
+from store.recent_records import SqlRecentRecords
 from store.settings_store import SqlSettingsStore
 from tabs import bind as bind_tabs
 from tabs import install as install_tabs
@@ -81,8 +83,12 @@ async def _resources(app: web.Application) -> AsyncIterator[None]:
     router = Router()
     commands.register(router, service)
     extension.register(router, service, connector)
-    collab_commands.register(router, CollabService(service, graph, announce), connector)
-    chat_events.register(router, chat_events.ChatEvents(chats, service.connections, connector, graph))
+    collab = CollabService(service, graph, announce)
+    collab_commands.register(router, collab, connector)
+    search_extension.register(router, SearchService(service, SqlRecentRecords(db)), collab)
+    # Without a token the real Graph refuses every read: ask it for chat topics only when it can answer.
+    topics = graph if config.graph_auth == "azure" or config.graph_base_url != Config.graph_base_url else None
+    chat_events.register(router, chat_events.ChatEvents(chats, service.connections, connector, topics))
     keys = None if config.local_mode else KeySet(session, config.openid_url)
     app[SESSION], app[DB], app[SERVICE], app[CONNECTOR], app[ROUTER] = session, db, service, connector, router
     bind_tabs(app, config, session, service, connector, graph)

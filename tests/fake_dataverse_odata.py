@@ -14,9 +14,13 @@ TOKEN = re.compile(r"""\s*(?:(?P<str>'(?:[^']|'')*')
     |(?P<guid>[0-9a-fA-F]{8}-[0-9a-fA-F]{4}-[0-9a-fA-F]{4}-[0-9a-fA-F]{4}-[0-9a-fA-F]{12})(?![\w-])
     |(?P<num>-?\d+(?:\.\d+)?)(?![\w-])
     |(?P<paren>[()])
+    |(?P<comma>,)
     |(?P<word>[A-Za-z_][\w/.]*))""", re.X)
 OPS = {"eq": lambda a, b: a == b, "ne": lambda a, b: a != b, "gt": lambda a, b: a > b,
        "ge": lambda a, b: a >= b, "lt": lambda a, b: a < b, "le": lambda a, b: a <= b}
+# String functions; Dataverse runs them as SQL LIKE, where %, _ and [..] are wildcards unless bracketed.
+FUNCTIONS = {"contains": lambda a, b: b in a, "startswith": lambda a, b: a.startswith(b),
+             "endswith": lambda a, b: a.endswith(b)}
 Getter = Callable[[str], Any]
 Predicate = Callable[[Getter], bool]
 
@@ -93,6 +97,8 @@ def parse_filter(text: str) -> Predicate:
             return lambda g: not inner(g)
         if kind != "word":
             raise ODataError(400, f"Expected a property name in $filter '{text}', got {value!r}.")
+        if value in FUNCTIONS and (t := peek()) and t[1] == "(":
+            return function(value)
         op = take()[1]
         lit_kind, lit_text = take()
         literal = _literal(lit_kind, lit_text)
@@ -100,10 +106,41 @@ def parse_filter(text: str) -> Predicate:
             raise ODataError(400, f"Unsupported comparison '{value} {op} {lit_text}'.")
         return _comparison(value, OPS[op], literal)
 
+    def function(name: str) -> Predicate:
+        take()
+        column_kind, column = take()
+        comma, (lit_kind, lit_text), close = take(), take(), take()
+        if column_kind != "word" or comma[1] != "," or lit_kind != "str" or close[1] != ")":
+            raise ODataError(400, f"{name}() takes a property and a string literal in $filter '{text}'.")
+        return _string_function(column, FUNCTIONS[name], _unlike(_literal(lit_kind, lit_text)))
+
     result = expr()
     if pos != len(tokens):
         raise ODataError(400, f"Unexpected '{tokens[pos][1]}' in $filter '{text}'.")
     return result
+
+
+def _unlike(pattern: str) -> str:
+    """This fake treats only bracketed characters ([%], [_], [[]) as LIKE escapes; a bare wildcard is refused
+    so a test notices unescaped user text."""
+    out, pos = [], 0
+    while pos < len(pattern):
+        if pattern[pos] == "[" and pos + 2 < len(pattern) and pattern[pos + 2] == "]":
+            out.append(pattern[pos + 1])
+            pos += 3
+            continue
+        if pattern[pos] in "%_[":
+            raise ODataError(400, f"This fake does not run LIKE wildcards ({pattern[pos]!r} in {pattern!r}).")
+        out.append(pattern[pos])
+        pos += 1
+    return "".join(out)
+
+
+def _string_function(path: str, test: Callable[[str, str], bool], literal: str) -> Predicate:
+    def check(get: Getter) -> bool:
+        actual = get(path)
+        return isinstance(actual, str) and test(actual.casefold(), literal.casefold())
+    return check
 
 
 def _either(a: Predicate, b: Predicate) -> Predicate:
