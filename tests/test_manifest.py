@@ -105,15 +105,29 @@ def test_ids_domains_tabs_and_permissions(config: ManifestConfig) -> None:
                     "records": ("Records", "https://chats.contoso.com/tabs/record?inTeams=1", ["personal"])}
     (ext,) = m["composeExtensions"]
     assert ext["botId"] == config.bot_id
-    (cmd,) = ext["commands"]
+    cmd, find = ext["commands"]
     assert (cmd["id"], cmd["title"], cmd["type"], cmd["fetchTask"]) == \
         ("connectToRecord", "Connect to record", "action", True)
     assert cmd["context"] == ["compose", "commandBox", "message"]
+    assert (find["id"], find["title"], find["type"], find["initialRun"]) == \
+        ("findRecord", "Find a record", "query", True)
+    assert [p["name"] for p in find["parameters"]] == ["searchText"]
+    assert ext["messageHandlers"] == [{"type": "link", "value": {"domains": ["chats.contoso.com"]}}]
     assert m["permissions"] == ["identity", "messageTeamMembers"]
     rsc = m["authorization"]["permissions"]["resourceSpecific"]
     assert rsc == [{"name": "ChatMember.Read.Chat", "type": "Application"},
                    {"name": "Chat.Manage.Chat", "type": "Application"}]
     assert "configurableTabs" not in m
+
+
+def test_link_unfurling_domains_add_the_dataverse_org(config: ManifestConfig) -> None:
+    """Links to this service's record page and to the Dynamics organisation's record forms unfurl."""
+    for source in ("https://contoso.crm4.dynamics.com", "dataverse:https://contoso.crm4.dynamics.com/"):
+        m = build_manifest(replace(config, public_url="https://gw.contoso.com:8443/chats/", record_source=source))
+        assert m["composeExtensions"][0]["messageHandlers"] == [
+            {"type": "link", "value": {"domains": ["gw.contoso.com", "contoso.crm4.dynamics.com"]}}]
+    local = build_manifest(replace(config, record_source="local:records/demo-directory.json"))
+    assert local["composeExtensions"][0]["messageHandlers"][0]["value"]["domains"] == ["chats.contoso.com"]
 
 
 def test_public_url_with_port_path_and_trailing_slash(config: ManifestConfig) -> None:
