@@ -85,7 +85,7 @@ async def _resources(app: web.Application) -> AsyncIterator[None]:
     extension.register(router, service, connector)
     collab = CollabService(service, graph, announce)
     collab_commands.register(router, collab, connector)
-    search_extension.register(router, SearchService(service, SqlRecentRecords(db)), collab)
+    search_extension.register(router, SearchService(service, SqlRecentRecords(db)), collab, config.public_url)
     # Without a token the real Graph refuses every read: ask it for chat topics only when it can answer.
     topics = graph if config.graph_auth == "azure" or config.graph_base_url != Config.graph_base_url else None
     chat_events.register(router, chat_events.ChatEvents(chats, service.connections, connector, topics))

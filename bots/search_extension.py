@@ -1,6 +1,7 @@
 """The "Find a record" search message extension (manifest command `findRecord`, composeExtension/query): results
 are preview rows; the picked one is inserted into the compose box as the record's card, whose Connect button
-connects the group chat it is sent in (the ordinary connect verb, under the ordinary rules)."""
+connects the group chat it is sent in (the ordinary connect verb, under the ordinary rules). Link unfurling
+(composeExtension/queryLink) answers a pasted record link with the same card."""
 from __future__ import annotations
 
 import asyncio
@@ -12,7 +13,7 @@ from bots.commands import _data
 from bots.router import CARD, Router
 from bots.turn import Answer, InvokeResult, Turn
 from cards.render import render
-from domain import rules
+from domain import record_links, rules
 from domain.collab import CollabService
 from domain.ports import GatewayError
 from domain.results import Refusal
@@ -76,7 +77,7 @@ def empty(page: SearchPage) -> str:
     return f"No records match {page.text!r}. Try the record's number, or a word from its name."
 
 
-def register(router: Router, service: SearchService, collab: CollabService) -> None:
+def register(router: Router, service: SearchService, collab: CollabService, public_url: str) -> None:
     async def query(turn: Turn) -> Answer:
         value = turn.value or {}
         if value.get("commandId") != COMMAND_ID:
@@ -95,6 +96,23 @@ def register(router: Router, service: SearchService, collab: CollabService) -> N
         return results([attachment(item, card) for item, card in zip(page.items, cards, strict=True)])
 
     router.invoke("composeExtension/query", query)
+
+    async def query_link(turn: Turn) -> Answer:
+        """Link unfurling: a record link becomes the record's card; unknown, unreadable or slow: no preview."""
+        url = (turn.value or {}).get("url")
+        link = record_links.parse(url, public_url) if isinstance(url, str) else None
+        if link is None:
+            return results([])
+        try:
+            item = await asyncio.wait_for(service.lookup(turn.ctx, link.record_type, link.key), SEARCH_BUDGET)
+        except (TimeoutError, GatewayError) as exc:
+            log.info("unfurling gave up: %s", exc or "over the invoke budget")
+            return results([])
+        if item is None:
+            return results([])
+        return results([attachment(item, await record_card(service, item))])
+
+    router.invoke("composeExtension/queryLink", query_link)
 
     async def verb_joinlist(turn: Turn, data: dict[str, Any]) -> dict[str, Any]:
         return views.chats_card(await collab.join_view(turn.ctx, *_data(data)))

@@ -67,6 +67,18 @@ class SearchService:
         items = [found(r, by_name[r.type], a) for r, a in readable[skip:skip + count] if r.type in by_name]
         return SearchPage(text, items, recent=not text, more=len(readable) > skip + count)
 
+    async def lookup(self, ctx: ChatContext, type_name: str, key: str) -> Found | None:
+        """One record for a pasted link, or None when the agent may not see it (no preview, nothing leaks)."""
+        try:
+            user, settings = await self.chats.actor(ctx)
+            rtype, record = await self.chats.resolve(type_name, key)
+        except Refusal:
+            return None
+        if settings.for_type(rtype.logical_name) is None:
+            return None
+        access = await self.chats.records.access(user, record)
+        return None if access == "none" else found(record, rtype, access)
+
     async def _recent(self, ctx: ChatContext, user: User, types: Sequence[RecordType], want: int) -> list[Record]:
         enabled = {t.logical_name for t in types}
         keys = [k for k in await self.recent.connected_by(ctx.tenant_id, user.id, want * 2) if k[0] in enabled]
