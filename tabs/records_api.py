@@ -60,7 +60,12 @@ async def connections(tabs: TabsContext, who: Principal, type_name: str, key: st
                       "is_member": member,
                       "open_url": chat_link(conn.chat_id)})
     enabled = settings.for_type(rtype.logical_name) is not None
+    connected = {c["chat_id"] for c in chats}
+    recent = await service.chat_directory.recent(who.tenant_id, who.aad_object_id) \
+        if service.chat_directory and who.aad_object_id else []
     return {
+        # The caller's recent chats with this app in them, by name, to connect without typing a chat id.
+        "recent_chats": [{"chat_id": k.chat_id, "name": k.name} for k in recent if k.chat_id not in connected],
         "record": {"type": rtype.logical_name, "type_label": rtype.display_name, "id": record.id,
                    "name": record.name, "number": record.number, "url": record.url},
         "access": access, "app": app, "chats": chats,

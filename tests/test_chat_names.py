@@ -15,7 +15,7 @@ from domain.chat_names import members_title
 from tests.conftest import Running, start_app, test_config
 from tests.fake_connector import FakeConnector
 from tests.fake_graph import FakeGraph
-from tests.teams import ADELE, ALEX, BOT_ID, GROUP, MEGAN, Bot, activity
+from tests.teams import ADELE, ALEX, BOT_ID, GROUP, MEGAN, TENANT, Bot, activity
 
 CASE = "CAS-01001-K7R2M8"
 CASE_ID = "e1a2b3c4-0001-4000-8000-000000001001"
@@ -176,5 +176,37 @@ async def test_record_page_and_audit_show_the_chat_name(sqlite_url: str, connect
             rows = (await tab.get("/api/audit.csv", PATTI)).body
             assert "chat_name" in rows.splitlines()[0] and "Printer outage, floor 2" in rows
             assert "Printer outage, floor 2" in (await tab.get("/tabs/audit/rows", PATTI)).body
+        finally:
+            await runner.cleanup()
+
+
+async def test_record_page_offers_recent_chats_by_name(sqlite_url: str, connector: FakeConnector,
+                                                       graph: FakeGraph, http: aiohttp.ClientSession):
+    """Item 6: chats the app is in where the agent was seen are offered by name; connected ones drop out; a chat
+    the bot left is not offered; other people's chats never show."""
+    from tests.admin_support import start_tab
+    from tests.fake_entra import FakeEntra
+
+    other = "19:0ther0chat@thread.v2"
+    graph.add_chat(GROUP, members=[ALEX])
+    async with FakeEntra() as entra:
+        tab, runner = await start_tab(sqlite_url, entra, connector, http, graph_base_url=graph.url,
+                                      graph_auth="none")
+        try:
+            await tab.bot.post(update(membersAdded=[{"id": BOT_ID}], topicName="Printer outage, floor 2"))
+            await tab.bot.say("hi", mention=False)
+            await tab.bot.post(update(membersAdded=[{"id": BOT_ID}], topicName="Gone soon", conversation={
+                "id": other, "conversationType": "groupChat", "isGroup": True, "tenantId": TENANT}))
+            await tab.bot.say("hi", mention=False, conv=other)
+            await tab.bot.post(update(membersRemoved=[{"id": BOT_ID}], conversation={
+                "id": other, "conversationType": "groupChat", "isGroup": True, "tenantId": TENANT}))
+            api = "/api/records/account/ACC-1001"
+            view = (await tab.get(api + "/connections", ALEX)).body
+            assert view["recent_chats"] == [{"chat_id": GROUP, "name": "Printer outage, floor 2"}]
+            assert (await tab.get(api + "/connections", MEGAN)).body["recent_chats"] == []
+            panel = (await tab.get("/tabs/record/panel?type=account&id=ACC-1001", ALEX)).body
+            assert f'<option value="{GROUP}">Printer outage, floor 2</option>' in panel
+            assert (await tab.call("POST", api + "/connect", ALEX, body={"chatId": GROUP})).status == 201
+            assert (await tab.get(api + "/connections", ALEX)).body["recent_chats"] == []
         finally:
             await runner.cleanup()
