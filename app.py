@@ -85,13 +85,14 @@ async def _resources(app: web.Application) -> AsyncIterator[None]:
     extension.register(router, service, connector)
     collab = CollabService(service, graph, announce)
     collab_commands.register(router, collab, connector)
-    search_extension.register(router, SearchService(service, SqlRecentRecords(db)), collab, config.public_url)
+    search = SearchService(service, SqlRecentRecords(db))
+    search_extension.register(router, search, collab, config.public_url)
     # Without a token the real Graph refuses every read: ask it for chat topics only when it can answer.
     topics = graph if config.graph_auth == "azure" or config.graph_base_url != Config.graph_base_url else None
     chat_events.register(router, chat_events.ChatEvents(chats, service.connections, connector, topics))
     keys = None if config.local_mode else KeySet(session, config.openid_url)
     app[SESSION], app[DB], app[SERVICE], app[CONNECTOR], app[ROUTER] = session, db, service, connector, router
-    bind_tabs(app, config, session, service, connector, graph)
+    bind_tabs(app, config, session, service, connector, graph, search)
     app[ADAPTER] = TeamsAdapter(router, connector, keys, config.app_id, config.token_issuer, config.allowed_tenants)
     if config.local_mode:
         log.warning("MicrosoftAppId is empty: local mode, incoming activities are NOT authenticated")

@@ -121,7 +121,7 @@ async def connect(request: web.Request, tabs: TabsContext, who: Principal) -> we
     if ref is None:
         raise ApiError(409, "the bot is not in that chat: add the Connected Chats app to the chat first, "
                             "or type the connect command there", "chatId")
-    await _require_member(tabs, who, chat)
+    await require_member(tabs, who, chat)
     ctx = context(who, app, chat, ref.service_url, ref.bot_id, kind="groupChat")
     result = await tabs.service.connect(ctx, request.match_info["type"], request.match_info["key"])
     cards = [r.card for r in views.connected(result) if r.card] if result.created else []
@@ -130,7 +130,7 @@ async def connect(request: web.Request, tabs: TabsContext, who: Principal) -> we
                              status=201 if result.created else 200)
 
 
-async def _require_member(tabs: TabsContext, who: Principal, chat: str) -> None:
+async def require_member(tabs: TabsContext, who: Principal, chat: str) -> None:
     """Connecting from outside a chat must not let anyone connect a chat they are not in."""
     if tabs.gateway is None:
         if tabs.config.local_mode:
@@ -164,13 +164,13 @@ async def join(request: web.Request, tabs: TabsContext, who: Principal) -> web.R
     chat, app = await _chat_id(request), app_of(request)
     if tabs.gateway is None:
         raise ApiError(409, "joining needs Microsoft Graph, which this server is not configured for")
-    collab = CollabService(tabs.service, tabs.gateway, _announce(tabs))
+    collab = CollabService(tabs.service, tabs.gateway, announce(tabs))
     rtype, record = await _resolve(tabs, request.match_info["type"], request.match_info["key"])
     message = await collab.join(context(who, app), rtype.logical_name, record.id, chat)
     return web.json_response({"chat_id": chat, "message": message})
 
 
-def _announce(tabs: TabsContext) -> Announce:
+def announce(tabs: TabsContext) -> Announce:
     async def announce(ref: ConversationRef, note: ContextNote) -> None:
         await tabs.connector.post(ref, render("context", note=note))
     return announce

@@ -102,7 +102,10 @@ def test_ids_domains_tabs_and_permissions(config: ManifestConfig) -> None:
                                        "resource": f"api://chats.contoso.com/{config.sso_client_id}"}
     tabs = {t["entityId"]: (t["name"], t["contentUrl"], t["scopes"]) for t in m["staticTabs"]}
     assert tabs == {"settings": ("Settings", "https://chats.contoso.com/tabs/admin?inTeams=1", ["personal"]),
-                    "records": ("Records", "https://chats.contoso.com/tabs/record?inTeams=1", ["personal"])}
+                    "records": ("My records", "https://chats.contoso.com/tabs/my?inTeams=1", ["personal"])}
+    assert m["configurableTabs"] == [{"configurationUrl": "https://chats.contoso.com/tabs/chat/config?inTeams=1",
+                                      "canUpdateConfiguration": False, "scopes": ["groupChat"],
+                                      "context": ["privateChatTab"]}]
     (ext,) = m["composeExtensions"]
     assert ext["botId"] == config.bot_id
     cmd, find = ext["commands"]
@@ -117,7 +120,6 @@ def test_ids_domains_tabs_and_permissions(config: ManifestConfig) -> None:
     rsc = m["authorization"]["permissions"]["resourceSpecific"]
     assert rsc == [{"name": "ChatMember.Read.Chat", "type": "Application"},
                    {"name": "Chat.Manage.Chat", "type": "Application"}]
-    assert "configurableTabs" not in m
 
 
 def test_link_unfurling_domains_add_the_dataverse_org(config: ManifestConfig) -> None:
@@ -156,7 +158,7 @@ def test_allow_http_for_local_playground(config: ManifestConfig) -> None:
     """With allow_http an http://localhost PUBLIC_URL builds, for a package used only with the local Playground."""
     m = build_manifest(replace(config, public_url="http://localhost:3978", allow_http=True))
     assert m["validDomains"] == ["localhost:3978"]
-    assert m["staticTabs"][1]["contentUrl"] == "http://localhost:3978/tabs/record?inTeams=1"
+    assert m["staticTabs"][1]["contentUrl"] == "http://localhost:3978/tabs/my?inTeams=1"
 
 
 # --- each failure ----------------------------------------------------------------------------------------------
