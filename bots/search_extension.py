@@ -18,6 +18,7 @@ from domain.collab import CollabService
 from domain.ports import GatewayError
 from domain.results import Refusal
 from domain.search import MAX_COUNT, Found, SearchPage, SearchService
+from domain.settings import Settings
 
 log = logging.getLogger(__name__)
 COMMAND_ID = "findRecord"
@@ -63,8 +64,9 @@ def attachment(item: Found, card: dict[str, Any]) -> dict[str, Any]:
         "text": f"Owner: {item.owner}" if item.owner else ""}}}
 
 
-async def record_card(service: SearchService, item: Found) -> dict[str, Any]:
-    settings, _ = await service.chats.settings.load()
+async def record_card(service: SearchService, item: Found, settings: Settings | None = None) -> dict[str, Any]:
+    if settings is None:
+        settings, _ = await service.chats.settings.load()
     rts = service.chats.type_settings(settings, item.rtype)
     fields = rules.card_fields(item.rtype, rules.chosen_view(item.rtype, rts), item.record)
     can_join = rules.can_join(rts, item.access, connected=True).allowed
@@ -92,7 +94,8 @@ def register(router: Router, service: SearchService, collab: CollabService, publ
             return message(BUSY)
         if not page.items:
             return message(empty(page)) if skip == 0 else results([])
-        cards = await asyncio.gather(*(record_card(service, item) for item in page.items))
+        settings, _ = await service.chats.settings.load()
+        cards = [await record_card(service, item, settings) for item in page.items]
         return results([attachment(item, card) for item, card in zip(page.items, cards, strict=True)])
 
     router.invoke("composeExtension/query", query)
