@@ -29,7 +29,10 @@ class ChatEvents:
 
     async def __call__(self, turn: Turn) -> Answer:
         ctx = turn.ctx
-        if ctx.conversation_type != "groupChat" or turn.bot_removed or not ctx.tenant_id:
+        if ctx.conversation_type != "groupChat" or not ctx.tenant_id:
+            return Answer()
+        if turn.bot_removed:
+            await self.directory.forget_members(ctx.tenant_id, ctx.conversation_id)
             return Answer()
         chat, at = ctx.conversation_id, now()
         ref = ConversationRef(ctx.service_url, chat, ctx.tenant_id, ctx.bot_id)

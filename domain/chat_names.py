@@ -61,6 +61,8 @@ class ChatDirectory(Protocol):
     async def seen(self, tenant_id: str, chat_id: str, aad_object_id: str, at: datetime) -> bool:
         """Note activity of this person in the chat; True when it was written (not within the last minutes)."""
     async def left(self, tenant_id: str, chat_id: str, aad_object_id: str) -> None: ...
+    async def forget_members(self, tenant_id: str, chat_id: str) -> None:
+        """The bot left the chat: who is in it is no longer the service's business."""
     async def is_member(self, tenant_id: str, chat_id: str, aad_object_id: str) -> bool: ...
     async def names(self, tenant_id: str, chat_ids: Sequence[str]) -> dict[str, str]:
         """Display names of these chats (only those the service knows)."""

@@ -74,6 +74,10 @@ class SqlChatDirectory:
         await self._db.execute("DELETE FROM chat_members WHERE tenant_id = $1 AND chat_id = $2 "
                                "AND aad_object_id = $3", *key)
 
+    async def forget_members(self, tenant_id: str, chat_id: str) -> None:
+        self._recently = {k: v for k, v in self._recently.items() if k[:2] != (tenant_id, chat_id)}
+        await self._db.execute("DELETE FROM chat_members WHERE tenant_id = $1 AND chat_id = $2", tenant_id, chat_id)
+
     async def is_member(self, tenant_id: str, chat_id: str, aad_object_id: str) -> bool:
         row = await self._db.fetchrow("SELECT 1 AS yes FROM chat_members WHERE tenant_id = $1 AND chat_id = $2 "
                                       "AND aad_object_id = $3", tenant_id, chat_id, aad_object_id.lower())

@@ -200,6 +200,10 @@ async def test_record_page_offers_recent_chats_by_name(sqlite_url: str, connecto
             await tab.bot.say("hi", mention=False, conv=other)
             await tab.bot.post(update(membersRemoved=[{"id": BOT_ID}], conversation={
                 "id": other, "conversationType": "groupChat", "isGroup": True, "tenantId": TENANT}))
+            from app import DB
+            db = runner.app[DB]  # type: ignore[attr-defined]
+            assert await db.fetch("SELECT aad_object_id FROM chat_members WHERE chat_id = $1", other) == []
+            assert len(await db.fetch("SELECT aad_object_id FROM chat_members WHERE chat_id = $1", GROUP)) == 1
             api = "/api/records/account/ACC-1001"
             view = (await tab.get(api + "/connections", ALEX)).body
             assert view["recent_chats"] == [{"chat_id": GROUP, "name": "Printer outage, floor 2"}]
