@@ -14,7 +14,6 @@ import argparse
 import asyncio
 import json
 import math
-import os
 import random
 import tempfile
 import time
@@ -160,9 +159,9 @@ async def main() -> None:
             async with running(Config(**{**base.__dict__, "record_source": f"local:{directory}"})) as url:
                 rows.append(await measure(f"local directory, {args.records:,} cases", url, bodies, args.warmup))
         if args.source in ("dataverse", "both"):
-            os.environ["DATAVERSE_AUTH"] = "none"
             async with slow_dataverse(data, args.latency_ms) as dataverse:
-                config = Config(**{**base.__dict__, "record_source": f"dataverse:{dataverse}"})
+                config = Config(**{**base.__dict__, "record_source": f"dataverse:{dataverse}",
+                                   "dataverse_auth": "none"})
                 async with running(config) as url:
                     rows.append(await measure(f"Dataverse fake +{args.latency_ms:g} ms/request, "
                                               f"{args.records:,} cases", url, bodies, args.warmup))

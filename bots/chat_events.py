@@ -7,13 +7,13 @@ from __future__ import annotations
 import asyncio
 import logging
 
-from bots.connector import ConnectorClient
 from bots.router import Router
 from bots.turn import Answer, Turn
 from domain.chat_names import ChatDirectory
 from domain.model import ConversationRef
 from domain.ports import ChatGateway, ConnectionStore, DeliveryError, GatewayError
 from domain.service import now
+from teams.connector import ConnectorClient
 
 log = logging.getLogger(__name__)
 _running: set[asyncio.Task[None]] = set()  # strong references to background refreshes

@@ -8,11 +8,11 @@ import asyncio
 import logging
 from typing import Any
 
-from bots import views
 from bots.commands import _data
 from bots.router import CARD, Router
 from bots.turn import Answer, InvokeResult, Turn
 from cards.render import render
+from cards.results import chats_card
 from domain import record_links, rules
 from domain.collab import CollabService
 from domain.ports import GatewayError
@@ -66,7 +66,7 @@ def attachment(item: Found, card: dict[str, Any]) -> dict[str, Any]:
 
 async def record_card(service: SearchService, item: Found, settings: Settings | None = None) -> dict[str, Any]:
     if settings is None:
-        settings, _ = await service.chats.settings.load()
+        settings, _ = await service.chats.load_settings()
     rts = service.chats.type_settings(settings, item.rtype)
     fields = rules.card_fields(item.rtype, rules.chosen_view(item.rtype, rts), item.record)
     can_join = rules.can_join(rts, item.access, connected=True).allowed
@@ -94,7 +94,7 @@ def register(router: Router, service: SearchService, collab: CollabService, publ
             return message(BUSY)
         if not page.items:
             return message(empty(page)) if skip == 0 else results([])
-        settings, _ = await service.chats.settings.load()
+        settings, _ = await service.chats.load_settings()
         cards = [await record_card(service, item, settings) for item in page.items]
         return results([attachment(item, card) for item, card in zip(page.items, cards, strict=True)])
 
@@ -118,6 +118,6 @@ def register(router: Router, service: SearchService, collab: CollabService, publ
     router.invoke("composeExtension/queryLink", query_link)
 
     async def verb_joinlist(turn: Turn, data: dict[str, Any]) -> dict[str, Any]:
-        return views.chats_card(await collab.join_view(turn.ctx, *_data(data)))
+        return chats_card(await collab.join_view(turn.ctx, *_data(data)))
 
     router.verb("joinlist", verb_joinlist)

@@ -51,7 +51,7 @@ async def events(tabs: TabsContext, filters: dict[str, str], limit: int) -> list
     labels: dict[str, str | None] = {}
     names: dict[tuple[str, str], str] = {}
     out = []
-    rows = await tabs.service.audit.query(filters, limit)
+    rows = await tabs.service.audit_events(filters, limit)
     chats = await _chat_names(tabs, rows)
     for row in rows:
         uid, rtype, rid = row["user_id"], row["record_type"], row["record_id"]

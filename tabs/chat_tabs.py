@@ -47,7 +47,7 @@ async def _chat_of(request: web.Request, tabs: TabsContext, who: Principal) -> C
     chat = query_text(request, "chat")
     if not records_api.GROUP_CHAT.match(chat):
         raise ApiError(400, "this tab works in group chats: open it from a group chat's Records tab", "chat")
-    ref = await tabs.service.connections.conversation(who.tenant_id, chat)
+    ref = await tabs.service.conversation(who.tenant_id, chat)
     if ref is None:
         raise ApiError(409, "add the Connected Chats app to this chat first (the tab needs the bot in the chat)")
     ctx = _ctx(who, chat, ref.service_url, ref.bot_id)
@@ -82,7 +82,7 @@ def _locked(listing: ChatList, chat: ChatItem) -> str:
 @endpoint()
 async def chat_panel(request: web.Request, tabs: TabsContext, who: Principal) -> web.Response:
     ctx = await _chat_of(request, tabs, who)
-    settings, _ = await tabs.service.settings.load()
+    settings, _ = await tabs.service.load_settings()
     records = []
     for item in (await tabs.service.records_of_chat(ctx)).items:
         rtype = await tabs.service.records.record_type(item.record.type)

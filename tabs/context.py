@@ -5,12 +5,12 @@ from dataclasses import dataclass
 
 from aiohttp import web
 
-from bots.connector import ConnectorClient
 from config import Config
 from domain.ports import ChatGateway
 from domain.search import SearchService
 from domain.service import ChatService
 from tabs.sso import Authenticator
+from teams.connector import ConnectorClient
 
 
 @dataclass

@@ -155,11 +155,11 @@ async def test_record_page_and_audit_show_the_chat_name(sqlite_url: str, connect
                                                         graph: FakeGraph, http: aiohttp.ClientSession):
     """The record view (JSON and HTML), the audit and its CSV name the chat; members get the deep link."""
     from tests.admin_support import start_tab
-    from tests.fake_entra import FakeEntra
+    from tests.fake_identity import FakeIdentity
     from tests.teams import PATTI
 
     graph.add_chat(GROUP, members=[ALEX])
-    async with FakeEntra() as entra:
+    async with FakeIdentity() as entra:
         tab, runner = await start_tab(sqlite_url, entra, connector, http, graph_base_url=graph.url,
                                       graph_auth="none")
         try:
@@ -185,11 +185,11 @@ async def test_record_page_offers_recent_chats_by_name(sqlite_url: str, connecto
     """Item 6: chats the app is in where the agent was seen are offered by name; connected ones drop out; a chat
     the bot left is not offered; other people's chats never show."""
     from tests.admin_support import start_tab
-    from tests.fake_entra import FakeEntra
+    from tests.fake_identity import FakeIdentity
 
     other = "19:0ther0chat@thread.v2"
     graph.add_chat(GROUP, members=[ALEX])
-    async with FakeEntra() as entra:
+    async with FakeIdentity() as entra:
         tab, runner = await start_tab(sqlite_url, entra, connector, http, graph_base_url=graph.url,
                                       graph_auth="none")
         try:

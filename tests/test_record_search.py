@@ -89,13 +89,12 @@ async def test_throttling_is_waited_out_when_short(fake: FakeDataverse, source: 
 
 
 async def test_long_throttling_answers_try_again_within_the_invoke_budget(
-        fake: FakeDataverse, connector: FakeConnector, http: aiohttp.ClientSession, sqlite_url: str,
-        monkeypatch: pytest.MonkeyPatch):
+        fake: FakeDataverse, connector: FakeConnector, http: aiohttp.ClientSession, sqlite_url: str):
     """Dataverse asks to wait 5 s: Teams would give up, so the agent gets "try again", not an error."""
     import time
 
-    monkeypatch.setenv("DATAVERSE_AUTH", "none")
-    _app, runner, url = await start_app(test_config(sqlite_url, record_source=f"dataverse:{fake.url}"))
+    _app, runner, url = await start_app(test_config(sqlite_url, record_source=f"dataverse:{fake.url}",
+                                                    dataverse_auth="none"))
     try:
         bot = Bot(url, connector.url, http)
         alex = next(u["aadObjectId"] for u in demo_data()[0]["users"] if u["name"] == "Alex Wilber")
