@@ -84,24 +84,7 @@ def percentile(values: list[float], p: float) -> float:
 
 
 @asynccontextmanager
-async def running(config: Config) -> AsyncIterator[str]:
-    runner = web.AppRunner(create_app(config), access_log=None)
-    await runner.setup()
-    await web.TCPSite(runner, "127.0.0.1", 0).start()
-    try:
-        yield f"http://127.0.0.1:{runner.addresses[0][1]}"
-    finally:
-        await runner.cleanup()
-
-
-@asynccontextmanager
-async def bare_anchor() -> AsyncIterator[str]:
-    async def answer(request: web.Request) -> web.Response:
-        await request.read()
-        return web.json_response({"composeExtension": {"type": "result", "attachments": []}})
-
-    app = web.Application()
-    app.router.add_post("/api/messages", answer)
+async def serve(app: web.Application) -> AsyncIterator[str]:
     runner = web.AppRunner(app, access_log=None)
     await runner.setup()
     await web.TCPSite(runner, "127.0.0.1", 0).start()
@@ -109,6 +92,16 @@ async def bare_anchor() -> AsyncIterator[str]:
         yield f"http://127.0.0.1:{runner.addresses[0][1]}"
     finally:
         await runner.cleanup()
+
+
+def bare_anchor() -> web.Application:
+    async def answer(request: web.Request) -> web.Response:
+        await request.read()
+        return web.json_response({"composeExtension": {"type": "result", "attachments": []}})
+
+    app = web.Application()
+    app.router.add_post("/api/messages", answer)
+    return app
 
 
 @asynccontextmanager
@@ -153,16 +146,16 @@ async def main() -> None:
         directory.write_text(json.dumps(data), encoding="utf-8")
         base = Config(database_url=f"sqlite:///{tmp}/bench.db", public_url="https://cc.example", graph_auth="none",
                       graph_base_url="http://127.0.0.1:9/v1.0")
-        async with bare_anchor() as url:
+        async with serve(bare_anchor()) as url:
             rows.append(await measure("bare aiohttp anchor", url, bodies, args.warmup))
         if args.source in ("local", "both"):
-            async with running(Config(**{**base.__dict__, "record_source": f"local:{directory}"})) as url:
+            async with serve(create_app(Config(**{**base.__dict__, "record_source": f"local:{directory}"}))) as url:
                 rows.append(await measure(f"local directory, {args.records:,} cases", url, bodies, args.warmup))
         if args.source in ("dataverse", "both"):
             async with slow_dataverse(data, args.latency_ms) as dataverse:
                 config = Config(**{**base.__dict__, "record_source": f"dataverse:{dataverse}",
                                    "dataverse_auth": "none"})
-                async with running(config) as url:
+                async with serve(create_app(config)) as url:
                     rows.append(await measure(f"Dataverse fake +{args.latency_ms:g} ms/request, "
                                               f"{args.records:,} cases", url, bodies, args.warmup))
     print(f"\nFind a record: {args.queries} queries (exact number, number prefix, word, empty), one at a time\n")

@@ -2,38 +2,16 @@
 fake Graph for membership; the browser test (test_records_tabs_browser.py) drives the same pages in Chromium."""
 from __future__ import annotations
 
-from collections.abc import AsyncIterator
-
-import aiohttp
-import pytest
-
-from tests.admin_support import Tab, start_tab
-from tests.fake_connector import FakeConnector
+from tests.admin_support import Tab
 from tests.fake_graph import FakeGraph
-from tests.fake_identity import FakeIdentity
 from tests.teams import ALEX, GROUP, ISAIAH, MEGAN
+from tests.test_admin_records_audit import entra, graph, tab  # noqa: F401  (the app with SSO and fake Graph)
 
 CASE = "CAS-01001-K7R2M8"
 OTHER = "19:5ec0nd0chat@thread.v2"
 
 
-@pytest.fixture
-async def graph() -> AsyncIterator[FakeGraph]:
-    async with FakeGraph() as fake:
-        yield fake
-
-
-@pytest.fixture
-async def tab(sqlite_url: str, connector: FakeConnector, http: aiohttp.ClientSession,
-              graph: FakeGraph) -> AsyncIterator[Tab]:
-    async with FakeIdentity() as entra:
-        client, runner = await start_tab(sqlite_url, entra, connector, http, graph_base_url=graph.url,
-                                         graph_auth="none")
-        yield client
-        await runner.cleanup()
-
-
-async def two_chats(tab: Tab, graph: FakeGraph) -> None:
+async def two_chats(tab: Tab, graph: FakeGraph) -> None:  # noqa: F811
     """The case is connected to GROUP (Alex alone) and to OTHER (Alex and Megan)."""
     graph.add_chat(GROUP, members=[ALEX], topic="Printer outage")
     graph.add_chat(OTHER, members=[ALEX, MEGAN], topic="Escalation <b>7</b>")
@@ -42,7 +20,7 @@ async def two_chats(tab: Tab, graph: FakeGraph) -> None:
     await tab.bot.say("connect account ACC-1001")
 
 
-async def test_chat_tab_lists_records_fields_and_other_chats(tab: Tab, graph: FakeGraph):
+async def test_chat_tab_lists_records_fields_and_other_chats(tab: Tab, graph: FakeGraph):  # noqa: F811
     await two_chats(tab, graph)
     reply = await tab.get(f"/tabs/chat/panel?chat={GROUP}", ALEX)
     assert reply.status == 200, reply.body
@@ -55,7 +33,7 @@ async def test_chat_tab_lists_records_fields_and_other_chats(tab: Tab, graph: Fa
     assert f'data-chat="{GROUP}"' in body
 
 
-async def test_chat_tab_is_for_members_of_a_chat_with_the_bot(tab: Tab, graph: FakeGraph):
+async def test_chat_tab_is_for_members_of_a_chat_with_the_bot(tab: Tab, graph: FakeGraph):  # noqa: F811
     await two_chats(tab, graph)
     assert (await tab.get(f"/tabs/chat/panel?chat={GROUP}", MEGAN)).status == 403
     assert (await tab.get(f"/tabs/chat/panel?chat={GROUP}")).status == 401
@@ -67,7 +45,7 @@ async def test_chat_tab_is_for_members_of_a_chat_with_the_bot(tab: Tab, graph: F
     assert other.status == 200 and 'data-act="join"' in other.body and "Printer outage" in other.body
 
 
-async def test_find_in_a_tab_connects_only_with_a_chat(tab: Tab, graph: FakeGraph):
+async def test_find_in_a_tab_connects_only_with_a_chat(tab: Tab, graph: FakeGraph):  # noqa: F811
     await two_chats(tab, graph)
     found = await tab.get(f"/tabs/find/panel?q=printer&chat={GROUP}", ALEX)
     assert found.status == 200 and "Contoso - printer outage in building 4" in found.body
@@ -79,7 +57,7 @@ async def test_find_in_a_tab_connects_only_with_a_chat(tab: Tab, graph: FakeGrap
     assert (await tab.get(f"/tabs/find/panel?q=x&chat={GROUP}", MEGAN)).status == 403
 
 
-async def test_my_records_lists_connected_and_owned_with_their_chats(tab: Tab, graph: FakeGraph):
+async def test_my_records_lists_connected_and_owned_with_their_chats(tab: Tab, graph: FakeGraph):  # noqa: F811
     await two_chats(tab, graph)
     body = (await tab.get("/tabs/my/panel", ALEX)).body
     assert body.index("Contoso Ltd") < body.index("Cannot sign in")  # most recently connected first
