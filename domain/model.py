@@ -16,6 +16,12 @@ WATCH_UNSUPPORTED = frozenset({"PartyList", "Image", "Integer", "File", "Virtual
                                "EntityName", "ManagedProperty", "CalendarRules", "Uniqueidentifier"})
 
 
+class RoleGrant(StrEnum):
+    """Where the "can disconnect any chat" grant comes from; one source only, never both."""
+    SETTINGS = "settings"  # the settings page's role list (local directory)
+    CRM = "crm"            # the privilege in the CRM's security roles (Dataverse, as in Dynamics 365)
+
+
 @dataclass(frozen=True)
 class User:
     id: str

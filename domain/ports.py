@@ -5,12 +5,26 @@ from collections.abc import Sequence
 from datetime import datetime
 from typing import Any, Protocol
 
-from domain.model import Access, ChangeEvent, Connection, ConversationRef, Record, RecordType, Team, User, View
+from domain.model import (
+    Access,
+    ChangeEvent,
+    Connection,
+    ConversationRef,
+    Record,
+    RecordType,
+    RoleGrant,
+    Team,
+    User,
+    View,
+)
 from domain.settings import Settings
 
 
 class RecordSource(Protocol):
     """The CRM: records, their types and views, users, teams and access. Local file or Dataverse."""
+
+    role_grant: RoleGrant
+    """Where "can disconnect any chat" comes from: the settings page's role list or the CRM's privilege."""
 
     async def record_types(self) -> Sequence[RecordType]: ...
     async def record_type(self, name: str) -> RecordType | None:
@@ -25,6 +39,8 @@ class RecordSource(Protocol):
     async def access(self, user: User, record: Record) -> Access: ...
     async def privileges(self, user: User) -> frozenset[str]:
         """Privilege names the user holds through roles, direct and through teams."""
+    async def roles_with_privilege(self, privilege: str) -> Sequence[str]:
+        """Names of the security roles that hold this privilege (for the settings page, read-only)."""
     async def lookup_user(self, record: Record, path: Sequence[str]) -> User | None:
         """Follow a chain of lookup attributes from the record; the last must point at a user."""
     async def update_record(self, user: User, record: Record, attribute: str, value: str) -> ChangeEvent:

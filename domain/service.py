@@ -4,7 +4,7 @@ from __future__ import annotations
 from datetime import UTC, datetime
 
 from domain import rules
-from domain.model import Connection, ConversationRef, Record, RecordType, State, User
+from domain.model import Connection, ConversationRef, Record, RecordType, RoleGrant, State, User
 from domain.ports import AuditLog, ConnectionStore, RecordSource, SettingsStore
 from domain.results import (
     ChatContext,
@@ -129,9 +129,9 @@ class ChatService:
 
     async def disconnect_decision(self, user: User, settings: Settings, rtype: RecordType, record: Record,
                                   conn: Connection) -> rules.Decision:
-        # The CRM's own privilege (security roles) or a role the admin listed under "who can disconnect".
-        privileged = (any(r in settings.disconnect_roles for r in user.roles)
-                      or rules.DISCONNECT_PRIVILEGE in await self.records.privileges(user))
+        grant = self.records.role_grant
+        privileges = await self.records.privileges(user) if grant is RoleGrant.CRM else frozenset()
+        privileged = rules.holds_disconnect_grant(grant, user.roles, settings.disconnect_roles, privileges)
         # Only one active row per record and chat exists and a reconnect adds a newer one, so an active row's
         # connector is the most recent one; only history rows need the query.
         last = conn.connected_by if conn.state is State.CONNECTED else await self.connections.last_connector(

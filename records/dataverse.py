@@ -11,7 +11,7 @@ from collections.abc import Sequence
 from datetime import datetime
 from typing import Any
 
-from domain.model import Access, ChangeEvent, Record, RecordType, Team, User, View
+from domain.model import Access, ChangeEvent, Record, RecordType, RoleGrant, Team, User, View
 from domain.settings import OUT_OF_BOX_TYPES
 from records.dataverse_http import DataverseClient, TokenSource, odata_string
 from records.dataverse_meta import (
@@ -39,6 +39,9 @@ CASE_CARD_VIEW = "Case introduction message"
 
 
 class DataverseRecordSource:
+    # As in Dynamics 365: the privilege in security roles (managed in the Power Platform admin center) grants it.
+    role_grant = RoleGrant.CRM
+
     def __init__(self, org_url: str, token: TokenSource | None, types: Sequence[str] = OUT_OF_BOX_TYPES, *,
                  metadata_ttl: float = METADATA_TTL, people_ttl: float = PEOPLE_TTL, **client_options: Any) -> None:
         self.org_url = org_url.rstrip("/")
@@ -160,6 +163,9 @@ class DataverseRecordSource:
 
     async def privileges(self, user: User) -> frozenset[str]:
         return await self._people.privileges(user)
+
+    async def roles_with_privilege(self, privilege: str) -> Sequence[str]:
+        return await self._people.roles_with_privilege(privilege)
 
     # -- timeline -----------------------------------------------------------------------------------------
 

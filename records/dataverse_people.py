@@ -116,6 +116,17 @@ class People:
         result: frozenset[str] = await self._privileges.get(uid, load)
         return result
 
+    async def roles_with_privilege(self, privilege: str) -> list[str]:
+        """Security roles holding a privilege (privilege -> roleprivileges_association); a role copied into
+        several business units is listed once."""
+        name = privilege if privilege.startswith("prv") else "prv" + privilege[:1].upper() + privilege[1:]
+        body = await self._client.get("privileges", {
+            "$select": "privilegeid,name", "$filter": f"name eq {odata_string(name)}",
+            "$expand": "roleprivileges_association($select=name)"})
+        names = {str(r["name"]) for p in (body or {}).get("value") or []
+                 for r in p.get("roleprivileges_association") or [] if r.get("name")}
+        return sorted(names, key=str.lower)
+
     async def _user(self, row: dict[str, Any]) -> User:
         teams = tuple(str(t["teamid"]).lower() for t in row.get("teammembership_association") or [])
         roles = [str(r["name"]) for r in row.get("systemuserroles_association") or []]

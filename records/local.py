@@ -8,13 +8,16 @@ from pathlib import Path
 from typing import Any
 from urllib.parse import quote
 
-from domain.model import ACCESS_ORDER, Access, ChangeEvent, Owner, Record, RecordType, Team, User, View
+from domain.model import ACCESS_ORDER, Access, ChangeEvent, Owner, Record, RecordType, RoleGrant, Team, User, View
 from records import directory_file as df
 
 DEMO_PATH = Path(__file__).with_name("demo-directory.json")
 
 
 class LocalRecordSource:
+    # The directory has no admin center of its own: the settings page's role list is the only role grant.
+    role_grant = RoleGrant.SETTINGS
+
     def __init__(self, path: Path, public_url: str = "") -> None:
         data = df.load(path)
         users = df.parse_users(data, path)
@@ -73,6 +76,9 @@ class LocalRecordSource:
 
     async def privileges(self, user: User) -> frozenset[str]:
         return frozenset(p for role in user.roles for p in self._roles.get(role, {}).get("privileges", []))
+
+    async def roles_with_privilege(self, privilege: str) -> Sequence[str]:
+        return sorted(n for n, r in self._roles.items() if privilege in r.get("privileges", []))
 
     async def lookup_user(self, record: Record, path: Sequence[str]) -> User | None:
         row = self._by_id.get((record.type, record.id.lower()))

@@ -12,7 +12,7 @@ from aiohttp import web
 
 from domain.settings import DEFAULT_DISCONNECT_ROLES, RecordTypeSettings, defaults_for, to_dict
 from domain.settings_rules import RULE_KINDS
-from tabs import audit_api, records_api
+from tabs import audit_api, grants_api, records_api
 from tabs.context import TABS, TabsContext
 from tabs.http import ApiError, endpoint, query_text
 from tabs.settings_api import me
@@ -73,7 +73,8 @@ async def admin_form(request: web.Request, tabs: TabsContext, who: Principal) ->
     roles = list(dict.fromkeys((*DEFAULT_DISCONNECT_ROLES, *settings.disconnect_roles)))
     return html("admin_form.html", s=settings, etag=etag, me=me(who), settings_json=to_dict(settings),
                 configured=[(i, settings.record_types[i["logical_name"]]) for i in infos if i["configured"]],
-                addable=[i for i in infos if not i["configured"]], roles=roles)
+                addable=[i for i in infos if not i["configured"]], roles=roles,
+                grant=await grants_api.disconnect_grant(tabs.service))
 
 
 @endpoint(admin=True)

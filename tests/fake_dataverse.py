@@ -92,6 +92,10 @@ class FakeDataverse:
     def set_access(self, user_id: str, record_type: str, record_id: str, rights: str) -> None:
         self.security.overrides[(user_id, record_type, record_id)] = rights
 
+    def revoke_privilege(self, role: str, privilege: str) -> None:
+        """Take a privilege (e.g. prvDisconnectTeamsChat) out of a security role, as in the admin center."""
+        self.security.role_privileges[self.security.role_id[role]].remove(privilege)
+
     def grant_team_role(self, team_id: str, role: str) -> None:
         self.security.team_roles[team_id].append(self.security.role_id[role])
 
@@ -215,6 +219,8 @@ class FakeDataverse:
             return self.tables["systemuser"], [users[u] for u in sec.team_members.get(rid, [])]
         if (table.logical, nav) == ("team", "teamroles_association"):
             return self.tables["role"], [roles[r] for r in sec.team_roles.get(rid, [])]
+        if (table.logical, nav) == ("privilege", "roleprivileges_association"):
+            return self.tables["role"], [roles[r] for r, names in sec.role_privileges.items() if row["name"] in names]
         raise ODataError(400, f"Could not find a property named '{nav}' on type "
                               f"'Microsoft.Dynamics.CRM.{table.logical}'.")
 

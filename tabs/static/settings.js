@@ -99,7 +99,9 @@
       known_apps: $$("input[data-app]", form).map((b) => b.value),
       enabled_apps: $$("input[data-app]:checked", form).map((b) => b.value),
       profiles, profile_members: members,
-      disconnect_roles: $$("input[data-role]:checked", form).map((b) => b.value),
+      // With Dataverse the list is read-only (security roles grant it), so the stored list is kept as it is.
+      disconnect_roles: $("#role-list", form) ? $$("input[data-role]:checked", form).map((b) => b.value)
+        : base.disconnect_roles,
       timeline_sync: $("#timeline_sync", form).checked,
       record_types: types,
     };
