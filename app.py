@@ -1,6 +1,7 @@
 """Wires connected-chats together and runs it: `python app.py` (configuration from the environment, see README)."""
 from __future__ import annotations
 
+import asyncio
 import gc
 import logging
 from collections.abc import AsyncIterator
@@ -67,6 +68,8 @@ async def _resources(app: web.Application) -> AsyncIterator[None]:
     db = await open_database(config.database_url)
     await migrate(db)
     records = open_records(config)
+    # Checked in the background so a slow CRM never delays the port opening; problems are logged as warnings.
+    checking = asyncio.create_task(_startup_check(records))
     service = ChatService(records, SqlConnectionStore(db), SqlSettingsStore(db), SqlAuditLog(db))
     connector = ConnectorClient(session, _bot_tokens(config, session))
     graph = GraphGateway(config.graph_base_url, config.graph_auth, config.teams_app_catalog_id or None,
@@ -91,11 +94,18 @@ async def _resources(app: web.Application) -> AsyncIterator[None]:
     gc.collect()
     gc.freeze()
     yield
+    checking.cancel()
     await graph.close()
     if close := getattr(records, "close", None):
         await close()
     await session.close()
     await db.close()
+
+
+async def _startup_check(records: RecordSource) -> None:
+    check = getattr(records, "startup_check", None)
+    for problem in await check() if check else []:
+        log.warning("record source: %s", problem)
 
 
 async def messages(request: web.Request) -> web.Response:

@@ -97,7 +97,7 @@ class CollabService:
                        topic: str | None) -> NewChat:
         """NEW-01..03: create the group chat, install the bot, connect it, post the context card."""
         user, settings = await self.chats.actor(ctx)
-        rtype, record = await self.chats.resolve(type_name, key)
+        rtype, record = await self.chats.resolve(type_name, key, user)
         rts = settings.for_type(rtype.logical_name)
         if rts is None:
             raise Refusal(f"Chats can't be connected to {rtype.display_name.lower()} records: "

@@ -26,6 +26,10 @@ class RecordSource(Protocol):
     role_grant: RoleGrant
     """Where "can disconnect any chat" comes from: the settings page's role list or the CRM's privilege."""
 
+    def acting_as(self, user: User) -> RecordSource:
+        """This source with record reads and writes made as `user`, so the CRM applies the user's own privileges
+        and field-level security (Dataverse: the CallerObjectId header). Users, metadata and access checks stay
+        with the service identity. The local directory has no field-level security and returns itself."""
     async def record_types(self) -> Sequence[RecordType]: ...
     async def record_type(self, name: str) -> RecordType | None:
         """By logical name, display name or alias, case-insensitive."""
@@ -129,3 +133,7 @@ class DeliveryError(Exception):
 
 class GatewayError(Exception):
     """Graph (or another cloud service) failed; the message is safe to show to the user."""
+
+
+class ImpersonationRefused(GatewayError):
+    """The CRM would not act as the agent (unknown user, or the service lacks the delegate privilege)."""

@@ -5,7 +5,7 @@ from datetime import UTC, datetime
 
 from domain import rules
 from domain.model import Connection, ConversationRef, Record, RecordType, RoleGrant, State, User
-from domain.ports import AuditLog, ConnectionStore, RecordSource, SettingsStore
+from domain.ports import AuditLog, ConnectionStore, GatewayError, RecordSource, SettingsStore
 from domain.results import (
     ChatContext,
     ChatItem,
@@ -50,12 +50,17 @@ class ChatService:
             raise Refusal("Teams chats for records are turned off for your profile.")
         return user, settings
 
-    async def resolve(self, type_name: str, key: str) -> tuple[RecordType, Record]:
+    async def resolve(self, type_name: str, key: str, agent: User | None = None) -> tuple[RecordType, Record]:
+        """The record type and record; read as `agent` when given (what the agent may see, e.g. for a card)."""
         rtype = await self.records.record_type(type_name)
         if rtype is None:
             names = ", ".join(sorted(t.display_name.lower() for t in await self.records.record_types()))
             raise Refusal(f"I don't know the record type {type_name!r}. Try one of: {names}.")
-        record = await self.records.get_record(rtype.logical_name, key)
+        source = self.records.acting_as(agent) if agent else self.records
+        try:
+            record = await source.get_record(rtype.logical_name, key)
+        except GatewayError as exc:
+            raise Refusal(f"I couldn't read that {rtype.display_name.lower()} for you: {exc}") from None
         if record is None:
             raise Refusal(f"No {rtype.display_name.lower()} {key!r} was found.")
         return rtype, record
@@ -76,7 +81,7 @@ class ChatService:
         if ctx.conversation_type != "groupChat":
             raise Refusal(_not_group(ctx.conversation_type))
         user, settings = await self.actor(ctx)
-        rtype, record = await self.resolve(type_name, key)
+        rtype, record = await self.resolve(type_name, key, user)
         rts = settings.for_type(rtype.logical_name)
         if rts is None:
             raise Refusal(f"Chats can't be connected to {rtype.display_name.lower()} records: "
@@ -154,7 +159,7 @@ class ChatService:
 
     async def chats_of_record(self, ctx: ChatContext, type_name: str, key: str) -> ChatList:
         user, settings = await self.actor(ctx)
-        rtype, record = await self.resolve(type_name, key)
+        rtype, record = await self.resolve(type_name, key, user)
         await self.readable(user, record, rtype)
         items = []
         for conn in await self.connections.for_record(ctx.tenant_id, rtype.logical_name, record.id):

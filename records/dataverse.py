@@ -6,6 +6,7 @@ source is in use. Metadata and views are cached (they change rarely); users and 
 from __future__ import annotations
 
 import asyncio
+import copy
 import uuid
 from collections.abc import Sequence
 from datetime import datetime
@@ -13,6 +14,7 @@ from typing import Any
 
 from domain.model import Access, ChangeEvent, Record, RecordType, RoleGrant, Team, User, View
 from domain.settings import OUT_OF_BOX_TYPES
+from records.dataverse_caller import CallerClient, delegate_problem
 from records.dataverse_http import DataverseClient, TokenSource, odata_string
 from records.dataverse_meta import (
     ATTRIBUTE_SELECT,
@@ -46,10 +48,13 @@ class DataverseRecordSource:
                  metadata_ttl: float = METADATA_TTL, people_ttl: float = PEOPLE_TTL, **client_options: Any) -> None:
         self.org_url = org_url.rstrip("/")
         self.client = DataverseClient(self.org_url, token, **client_options)
+        # Record rows are read and written through this one: the service itself, or the agent in acting_as().
+        self._rows: DataverseClient | CallerClient = self.client
         self._known: list[str] = list(dict.fromkeys(t.lower() for t in types))
         self._meta = TtlCache(metadata_ttl)
         self._people = People(self.client, people_ttl)
         self._timeline = Timeline(self.client)
+        self.problems: list[str] = []
 
     @property
     def configured_types(self) -> tuple[str, ...]:
@@ -58,6 +63,20 @@ class DataverseRecordSource:
 
     async def close(self) -> None:
         await self.client.close()
+
+    async def startup_check(self) -> list[str]:
+        """Problems an administrator must fix (logged at start): today, the impersonation privilege."""
+        problem = await delegate_problem(self.client)
+        self.problems = [problem] if problem else []
+        return self.problems
+
+    def acting_as(self, user: User) -> DataverseRecordSource:
+        """Record rows as the agent (CallerObjectId); metadata, people, access and timeline stay the service's."""
+        if not user.aad_object_id:
+            return self
+        view = copy.copy(self)
+        view._rows = CallerClient(self.client, user.aad_object_id)
+        return view
 
     # -- record types and views ---------------------------------------------------------------------------
 
@@ -93,13 +112,13 @@ class DataverseRecordSource:
         params = {"$select": ",".join(meta.select())}
         row = None
         if rid := guid(key):
-            row = await self.client.get(f"{meta.entity_set}({rid})", params)
+            row = await self._rows.get(f"{meta.entity_set}({rid})", params)
         number = meta.record_type.number
         if row is None and number:
             if number in meta.key_columns:
-                row = await self.client.get(f"{meta.entity_set}({number}={odata_string(key)})", params)
+                row = await self._rows.get(f"{meta.entity_set}({number}={odata_string(key)})", params)
             else:
-                body = await self.client.get(meta.entity_set, {
+                body = await self._rows.get(meta.entity_set, {
                     **params, "$filter": f"{number} eq {odata_string(key)}", "$top": "2"})
                 rows = (body or {}).get("value") or []
                 row = rows[0] if len(rows) == 1 else None  # an ambiguous number matches nothing
@@ -113,15 +132,15 @@ class DataverseRecordSource:
         if rid is None:
             raise LookupError(f"{record.id!r} is not a Dataverse record id.")
         path = f"{meta.entity_set}({rid})"
-        before = await self.client.get(path, {"$select": column})
+        before = await self._rows.get(path, {"$select": column})
         if before is None:
             raise LookupError(f"{meta.record_type.display_name} {record.id} no longer exists.")
-        resp = await self.client.send("PATCH", path, {"$select": column}, body={attribute: new_value},
-                                      headers={"If-Match": "*", "Prefer": 'return=representation,'
-                                               'odata.include-annotations="*"'})
+        resp = await self._rows.send("PATCH", path, {"$select": column}, body={attribute: new_value},
+                                     headers={"If-Match": "*", "Prefer": 'return=representation,'
+                                              'odata.include-annotations="*"'})
         if resp.status == 404:
             raise LookupError(f"{meta.record_type.display_name} {record.id} no longer exists.")
-        after = resp.body if isinstance(resp.body, dict) else await self.client.get(path, {"$select": column})
+        after = resp.body if isinstance(resp.body, dict) else await self._rows.get(path, {"$select": column})
         new_text = display(after or {}, column) or value
         return ChangeEvent(event_id=f"dataverse:{uuid.uuid4()}", record_type=record.type, record_id=record.id,
                            changed={attribute: (display(before, column), new_text)}, changed_by=user.name,

@@ -47,7 +47,7 @@ async def connections(tabs: TabsContext, who: Principal, type_name: str, key: st
     """Everything the record view shows; raises Refusal (403) or ApiError (404)."""
     service = tabs.service
     user, settings = await service.actor(context(who, app))
-    rtype, record = await _resolve(tabs, type_name, key)
+    rtype, record = await _resolve(tabs, type_name, key, who)
     access = await service.readable(user, record, rtype)
     rts = service.type_settings(settings, rtype)
     chats = []
@@ -87,9 +87,16 @@ async def _member(tabs: TabsContext, chat_id: str, who: Principal) -> bool | Non
         return None
 
 
-async def _resolve(tabs: TabsContext, type_name: str, key: str) -> tuple[RecordType, Record]:
-    rtype = await tabs.service.records.record_type(type_name)
-    record = await tabs.service.records.get_record(rtype.logical_name, key) if rtype else None
+async def _resolve(tabs: TabsContext, type_name: str, key: str, who: Principal | None = None
+                   ) -> tuple[RecordType, Record]:
+    """Read as the signed-in agent when known, so the page shows what Dataverse lets them see."""
+    records = tabs.service.records
+    source = records.acting_as(who.user) if who is not None and who.user is not None else records
+    rtype = await records.record_type(type_name)
+    try:
+        record = await source.get_record(rtype.logical_name, key) if rtype else None
+    except GatewayError as exc:
+        raise ApiError(403, f"the record could not be read for you: {exc}") from None
     if rtype is None or record is None:
         raise ApiError(404, f"no {type_name} record {key!r} was found")
     return rtype, record

@@ -4,7 +4,7 @@ with Teams SSO from a fake Entra ID, so tests go through the bot and tab doors w
 The fake holds the demo directory with GUID ids; `aad(teams.ALEX)` gives the Entra object id the fake knows."""
 from __future__ import annotations
 
-from collections.abc import AsyncIterator
+from collections.abc import AsyncIterator, Callable
 from contextlib import asynccontextmanager
 from dataclasses import dataclass
 from typing import Any
@@ -35,11 +35,14 @@ class DataverseApp:
 @asynccontextmanager
 async def dataverse_app(monkeypatch: pytest.MonkeyPatch, database_url: str, connector: FakeConnector,
                         http: aiohttp.ClientSession, data: dict[str, Any] | None = None,
-                        ids: dict[str, str] | None = None, **overrides: Any) -> AsyncIterator[DataverseApp]:
+                        ids: dict[str, str] | None = None, prepare: Callable[[FakeDataverse], None] | None = None,
+                        **overrides: Any) -> AsyncIterator[DataverseApp]:
     monkeypatch.setenv("DATAVERSE_AUTH", "none")
     if data is None:
         data, ids = demo_data()
     async with FakeEntra() as entra, FakeDataverse(data) as dv:
+        if prepare:
+            prepare(dv)
         tab, runner = await start_tab(database_url, entra, connector, http, record_source=dv.url, **overrides)
         try:
             yield DataverseApp(tab, dv, ids or {})
