@@ -29,6 +29,7 @@ from records.directory_file import DirectoryError
 from store.audit import SqlAuditLog
 from store.connections import SqlConnectionStore
 from store.db import Database, open_database
+from store.local_timeline import SqlLocalTimeline
 from store.migrations import migrate
 from store.settings_store import SqlSettingsStore
 from tabs import bind as bind_tabs
@@ -68,6 +69,8 @@ async def _resources(app: web.Application) -> AsyncIterator[None]:
     db = await open_database(config.database_url)
     await migrate(db)
     records = open_records(config)
+    if keep := getattr(records, "keep_timeline_in", None):
+        keep(SqlLocalTimeline(db))  # the local directory's timeline persists with the service's state
     # Checked in the background so a slow CRM never delays the port opening; problems are logged as warnings.
     checking = asyncio.create_task(_startup_check(records))
     service = ChatService(records, SqlConnectionStore(db), SqlSettingsStore(db), SqlAuditLog(db))
@@ -80,7 +83,7 @@ async def _resources(app: web.Application) -> AsyncIterator[None]:
         await connector.post(ref, render("context", note=note))
 
     router = Router()
-    commands.register(router, service)
+    commands.register(router, service, config.timeline_window)
     extension.register(router, service, connector)
     collab_commands.register(router, CollabService(service, graph, announce), connector)
     keys = None if config.local_mode else KeySet(session, config.openid_url)

@@ -39,6 +39,7 @@ class Config:
     webhook_key: str = ""
     webhook_header: str = ""
     dev_admin: bool = False
+    timeline_window: float = 5.0  # seconds: at most one timeline write per chat per window (issue 14)
 
     @property
     def local_mode(self) -> bool:
@@ -81,4 +82,5 @@ class Config:
             sso_openid_url=get("SSO_OPENID_CONFIG_URL", ENTRA_OPENID),
             webhook_key=get("DATAVERSE_WEBHOOK_KEY"), webhook_header=get("DATAVERSE_WEBHOOK_HEADER"),
             dev_admin=get("DEV_LOCAL_ADMIN").lower() in ("1", "true", "yes"),
+            timeline_window=float(get("TIMELINE_ACTIVITY_WINDOW", "5")),
         )

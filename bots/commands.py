@@ -7,6 +7,7 @@ from bots import views
 from bots.parsing import type_and_key
 from bots.router import Router
 from bots.turn import Answer, Reply, Turn
+from domain.activity_pacer import WINDOW, ActivityPacer
 from domain.model import ConversationRef
 from domain.results import Refusal
 from domain.service import ChatService, now
@@ -29,7 +30,7 @@ def _data(data: dict[str, Any]) -> tuple[str, str]:
     return rtype, rid
 
 
-def register(router: Router, service: ChatService) -> None:
+def register(router: Router, service: ChatService, activity_window: float = WINDOW) -> None:
     async def help_(turn: Turn, args: str) -> list[Reply]:
         return [Reply(text=views.help_text(turn.ctx.conversation_type))]
 
@@ -75,10 +76,13 @@ def register(router: Router, service: ChatService) -> None:
                            ("records", verb_records)):
         router.verb(name, vhandler)
 
+    pacer = ActivityPacer(service.chat_activity, activity_window)
+
     async def membership(turn: Turn) -> Answer:
         ctx = turn.ctx
         if turn.kind == "message":
-            await service.chat_activity(ctx, now())
+            if ctx.conversation_type == "groupChat":
+                await pacer.seen(ctx, now())
             return Answer()
         if turn.bot_removed:
             await service.connections.mark_bot_removed(ctx.tenant_id, ctx.conversation_id, now())

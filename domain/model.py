@@ -142,6 +142,18 @@ class Connection:
 
 
 @dataclass(frozen=True)
+class TimelineChat:
+    """A chat on a record's timeline (SYNC-01/02): who linked it and when, who wrote last and when; never text."""
+    chat_id: str
+    linked_by: str
+    linked_on: datetime
+    linked: bool = True
+    unlinked_on: datetime | None = None
+    last_sender: str = ""
+    last_message_on: datetime | None = None
+
+
+@dataclass(frozen=True)
 class FieldChange:
     attribute: str
     label: str

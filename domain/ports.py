@@ -14,6 +14,7 @@ from domain.model import (
     RecordType,
     RoleGrant,
     Team,
+    TimelineChat,
     User,
     View,
 )
@@ -53,6 +54,8 @@ class RecordSource(Protocol):
     async def unlink_timeline_chat(self, record: Record, chat_id: str, at: datetime) -> None: ...
     async def touch_timeline_chat(self, record_type: str, record_id: str, chat_id: str,
                                   sender: str, at: datetime) -> None: ...
+    async def timeline_chats(self, record: Record) -> Sequence[TimelineChat]:
+        """The chats on the record's timeline, newest link first."""
 
 
 class ConnectionStore(Protocol):

@@ -168,17 +168,21 @@ class ChatService:
                                   conn.connected_at, decision.allowed))
         return ChatList(record, rtype, items)
 
-    async def chat_activity(self, ctx: ChatContext, at: datetime) -> None:
-        """SYNC-02: a message was seen in a chat: record its sender and time on synced timelines (never its text)."""
+    async def chat_activity(self, ctx: ChatContext, at: datetime) -> bool:
+        """SYNC-02: a message was seen in a chat: record its sender and time on synced timelines (never its text).
+        Whether anything was written."""
         settings, _ = await self.settings.load()
         if not settings.timeline_sync or ctx.conversation_type != "groupChat":
-            return
+            return False
+        synced = [c for c in await self.connections.for_chat(ctx.tenant_id, ctx.conversation_id) if c.synced]
+        if not synced:
+            return False  # an unconnected chat costs one indexed read and no write
         sender = ctx.user_name
         if ctx.user_aad and (user := await self.records.user_by_aad(ctx.user_aad)):
             sender = user.name
-        for conn in await self.connections.for_chat(ctx.tenant_id, ctx.conversation_id):
-            if conn.synced:
-                await self.records.touch_timeline_chat(conn.record_type, conn.record_id, conn.chat_id, sender, at)
+        for conn in synced:
+            await self.records.touch_timeline_chat(conn.record_type, conn.record_id, conn.chat_id, sender, at)
+        return True
 
     async def _name(self, user_id: str) -> str:
         user = await self.records.user(user_id)

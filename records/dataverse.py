@@ -12,7 +12,7 @@ from collections.abc import Sequence
 from datetime import datetime
 from typing import Any
 
-from domain.model import Access, ChangeEvent, Record, RecordType, RoleGrant, Team, User, View
+from domain.model import Access, ChangeEvent, Record, RecordType, RoleGrant, Team, TimelineChat, User, View
 from domain.settings import OUT_OF_BOX_TYPES
 from records.dataverse_caller import CallerClient, delegate_problem
 from records.dataverse_http import DataverseClient, TokenSource, odata_string
@@ -198,6 +198,9 @@ class DataverseRecordSource:
     async def touch_timeline_chat(self, record_type: str, record_id: str, chat_id: str,
                                   sender: str, at: datetime) -> None:
         await self._timeline.touch(record_id, chat_id, sender, at)
+
+    async def timeline_chats(self, record: Record) -> Sequence[TimelineChat]:
+        return await self._timeline.for_record(record.id)
 
     # -- metadata loading ---------------------------------------------------------------------------------
 

@@ -8,8 +8,21 @@ from pathlib import Path
 from typing import Any
 from urllib.parse import quote
 
-from domain.model import ACCESS_ORDER, Access, ChangeEvent, Owner, Record, RecordType, RoleGrant, Team, User, View
+from domain.model import (
+    ACCESS_ORDER,
+    Access,
+    ChangeEvent,
+    Owner,
+    Record,
+    RecordType,
+    RoleGrant,
+    Team,
+    TimelineChat,
+    User,
+    View,
+)
 from records import directory_file as df
+from records.local_timeline import MemoryTimeline, TimelineRows
 
 DEMO_PATH = Path(__file__).with_name("demo-directory.json")
 
@@ -33,7 +46,11 @@ class LocalRecordSource:
                            if (num := self._types[t].number) for r in rows if r.get(num)}
         self._names = {n: t for t in self._types.values() for n in t.names()}
         self._public_url = public_url.rstrip("/")
-        self.timeline: list[dict[str, Any]] = []
+        self._timeline: TimelineRows = MemoryTimeline()
+
+    def keep_timeline_in(self, rows: TimelineRows) -> None:
+        """Persist the timeline (the app passes its database-backed store at start)."""
+        self._timeline = rows
 
     def acting_as(self, user: User) -> LocalRecordSource:
         return self  # the directory checks access itself and has no field-level security
@@ -103,21 +120,17 @@ class LocalRecordSource:
                            changed_at=datetime.now().astimezone())
 
     async def add_timeline_chat(self, record: Record, chat_id: str, linked_by: User, at: datetime) -> None:
-        self.timeline.append({"recordType": record.type, "recordId": record.id, "chatId": chat_id,
-                              "linkedBy": linked_by.name, "linkedOn": at.isoformat(), "state": "linked"})
+        await self._timeline.add(record.type, record.id, chat_id, linked_by.name, at)
 
     async def unlink_timeline_chat(self, record: Record, chat_id: str, at: datetime) -> None:
-        for item in self._timeline_items(record.type, record.id, chat_id):
-            item.update(state="unlinked", unlinkedOn=at.isoformat())
+        await self._timeline.unlink(record.type, record.id, chat_id, at)
 
     async def touch_timeline_chat(self, record_type: str, record_id: str, chat_id: str,
                                   sender: str, at: datetime) -> None:
-        for item in self._timeline_items(record_type, record_id, chat_id):
-            item.update(lastSender=sender, lastMessageOn=at.isoformat())
+        await self._timeline.touch(record_type, record_id, chat_id, sender, at)
 
-    def _timeline_items(self, record_type: str, record_id: str, chat_id: str) -> list[dict[str, Any]]:
-        return [i for i in self.timeline if (i["recordType"], i["recordId"], i["chatId"], i["state"]) ==
-                (record_type, record_id, chat_id, "linked")]
+    async def timeline_chats(self, record: Record) -> Sequence[TimelineChat]:
+        return await self._timeline.for_record(record.type, record.id)
 
     def _to_record(self, record_type: str, row: dict[str, Any]) -> Record:
         rt = self._types[record_type]

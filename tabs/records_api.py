@@ -64,6 +64,7 @@ async def connections(tabs: TabsContext, who: Principal, type_name: str, key: st
                       "open_url": chat_link(conn.chat_id)})
     enabled = settings.for_type(rtype.logical_name) is not None
     return {
+        "timeline": await _timeline(tabs, record),
         "record": {"type": rtype.logical_name, "type_label": rtype.display_name, "id": record.id,
                    "name": record.name, "number": record.number, "url": record.url},
         "access": access, "app": app, "chats": chats,
@@ -75,6 +76,19 @@ async def connections(tabs: TabsContext, who: Principal, type_name: str, key: st
         "connect_command": bot_command("connect", rtype, record),
         "join_command": bot_command("join", rtype, record),
     }
+
+
+async def _timeline(tabs: TabsContext, record: Record) -> list[dict[str, Any]]:
+    """The record's synced chats: who linked each and when, who wrote last and when (never any text)."""
+    try:
+        items = await tabs.service.records.timeline_chats(record)
+    except GatewayError:
+        return []
+    return [{"chat_id": i.chat_id, "linked_by": i.linked_by, "linked_on": i.linked_on.isoformat(),
+             "linked": i.linked, "unlinked_on": i.unlinked_on.isoformat() if i.unlinked_on else None,
+             "last_sender": i.last_sender,
+             "last_message_on": i.last_message_on.isoformat() if i.last_message_on else None,
+             "open_url": chat_link(i.chat_id)} for i in items]
 
 
 async def _member(tabs: TabsContext, chat_id: str, who: Principal) -> bool | None:
