@@ -10,6 +10,7 @@ from domain.ports import ChatGateway, DeliveryError, GatewayError
 from domain.results import ChatContext, ChatItem, ChatList, ContextNote, Refusal
 from domain.service import ChatService, now
 from domain.settings import ContactRule
+from domain.worked_on import activity_loggers, chat_connectors, worked_on
 
 PER_SECTION = 3
 
@@ -18,6 +19,7 @@ PER_SECTION = 3
 class Person:
     user: User
     presence: str = ""
+    licensed: bool | None = True  # None: Graph's licence check failed, so not known to be licensed
 
 
 @dataclass(frozen=True)
@@ -32,6 +34,7 @@ class Suggestions:
     record: Record
     rtype: RecordType
     sections: list[Section] = field(default_factory=list)
+    licence_problem: str = ""  # why Teams licences could not be checked; the card says so
 
 
 @dataclass(frozen=True)
@@ -161,16 +164,17 @@ class CollabService:
             people = [p for p in await self._candidates(ctx, rule, record) if p.id not in seen and not p.disabled]
             seen.update(p.id for p in people)
             raw.append((rule.name, people))
-        licensed = await self._licensed([p.aad_object_id for _, people in raw for p in people])
+        licensed, problem = await self._licensed([p.aad_object_id for _, people in raw for p in people])
         sections = []
         for name, people in raw:
-            people = [p for p in people if p.aad_object_id in licensed]
+            people = [p for p in people if licensed is None or p.aad_object_id in licensed]
             if people and (only is None or only == name):
                 cap = len(people) if only else PER_SECTION
                 sections.append((name, people[:cap], max(0, len(people) - cap)))
         presence = await self._presence([p.aad_object_id for _, people, _ in sections for p in people])
-        return Suggestions(record, rtype, [Section(n, [Person(p, presence.get(p.aad_object_id, "")) for p in ps], m)
-                                           for n, ps, m in sections])
+        known = licensed is not None
+        return Suggestions(record, rtype, [Section(n, [Person(p, presence.get(p.aad_object_id, ""), known or None)
+                                                       for p in ps], m) for n, ps, m in sections], problem)
 
     async def _candidates(self, ctx: ChatContext, rule: ContactRule, record: Record) -> list[User]:
         src = self.chats.records
@@ -181,24 +185,30 @@ class CollabService:
             team = await src.team(owner.id)
             if team is None:
                 return []
-            ids = [team.administrator] if rule.kind == "team_admin" and team.administrator else \
-                list(team.members) if rule.kind == "team_members" else []
+            if rule.kind == "team_admin":
+                ids = [team.administrator] if team.administrator else []
+            else:  # SUG-02: only the members who worked on the record (logged activity or connected a chat)
+                worked = await worked_on(src, self.chats.connections, ctx.tenant_id, record)
+                ids = [m for m in team.members if m in worked]
             return _some([await src.user(i) for i in ids])
         if rule.kind == "connectors":
-            history = await self.chats.connections.for_record(ctx.tenant_id, record.type, record.id, True)
-            ids = list(dict.fromkeys(c.connected_by for c in reversed(history)))
+            ids = await chat_connectors(self.chats.connections, ctx.tenant_id, record)
             return _some([await src.user(i) for i in ids])
+        if rule.kind == "activity":
+            return _some([await src.user(i) for i in await activity_loggers(src, record)])
         if rule.kind == "lookup" and rule.path:
             return _some([await src.lookup_user(record, rule.path[:10])])
         return []
 
-    async def _licensed(self, ids: list[str]) -> set[str]:
+    async def _licensed(self, ids: list[str]) -> tuple[set[str] | None, str]:
+        """Who has a Teams licence; (None, why) when Graph could not say: people are then shown as unchecked,
+        never as licensed."""
         if not ids:
-            return set()
+            return set(), ""
         try:
-            return await self.gateway.licensed(list(dict.fromkeys(ids)))
-        except GatewayError:
-            return set(ids)  # Graph unavailable: suggest anyway rather than show nobody
+            return await self.gateway.licensed(list(dict.fromkeys(ids))), ""
+        except GatewayError as exc:
+            return None, f"Teams licences could not be checked ({exc}), so these people may not be able to chat."
 
     async def _presence(self, ids: list[str]) -> dict[str, str]:
         if not ids:

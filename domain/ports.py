@@ -46,6 +46,9 @@ class RecordSource(Protocol):
         """Privilege names the user holds through roles, direct and through teams."""
     async def roles_with_privilege(self, privilege: str) -> Sequence[str]:
         """Names of the security roles that hold this privilege (for the settings page, read-only)."""
+    async def activity_owners(self, record: Record) -> Sequence[str]:
+        """Ids of the users who logged activities regarding the record (owners of its activities), most recent
+        first, each once (SUG-02)."""
     async def lookup_user(self, record: Record, path: Sequence[str]) -> User | None:
         """Follow a chain of lookup attributes from the record; the last must point at a user."""
     async def update_record(self, user: User, record: Record, attribute: str, value: str) -> ChangeEvent:

@@ -28,6 +28,7 @@ OUT_OF_BOX_RULES = (
     ContactRule("Owning team administrator", "team_admin"),
     ContactRule("Owning team member", "team_members"),
     ContactRule("Connected a chat to this record", "connectors"),
+    ContactRule("Logged activity on this record", "activity"),
 )
 
 

@@ -12,7 +12,7 @@ from domain.model import RecordType
 from domain.notifications import notify_refusal, validate_notify
 from domain.settings import MAX_CHAIN, MAX_RULES, RecordTypeSettings, Settings, from_dict
 
-RULE_KINDS = ("owner", "team_admin", "team_members", "connectors", "lookup")
+RULE_KINDS = ("owner", "team_admin", "team_members", "connectors", "activity", "lookup")
 LOOKUP_TYPES = frozenset({"Lookup", "Customer", "Owner"})
 DEFAULT_PROFILE = "Default"
 MAX_TEXT = 200

@@ -146,6 +146,21 @@ class DataverseRecordSource:
                            changed={attribute: (display(before, column), new_text)}, changed_by=user.name,
                            changed_at=datetime.now().astimezone())
 
+    async def activity_owners(self, record: Record) -> Sequence[str]:
+        """Owners of activitypointer rows regarding the record (emails, calls, tasks, chats...), newest first;
+        team-owned activities name no user and are left out."""
+        rid = guid(record.id)
+        if rid is None:
+            return []
+        body = await self.client.get("activitypointers", {
+            "$select": "activityid,_ownerid_value,modifiedon,actualend,createdon",
+            "$filter": f"_regardingobjectid_value eq {rid}", "$top": "200"})
+        rows = [r for r in (body or {}).get("value") or [] if r.get("_ownerid_value") and
+                r.get("_ownerid_value@Microsoft.Dynamics.CRM.lookuplogicalname", "systemuser") == "systemuser"]
+        rows.sort(key=lambda r: str(r.get("actualend") or r.get("modifiedon") or r.get("createdon") or ""),
+                  reverse=True)
+        return list(dict.fromkeys(str(r["_ownerid_value"]).lower() for r in rows))
+
     async def lookup_user(self, record: Record, path: Sequence[str]) -> User | None:
         kind, rid = record.type, record.id
         for step in path:

@@ -100,6 +100,19 @@ class LocalRecordSource:
     async def roles_with_privilege(self, privilege: str) -> Sequence[str]:
         return sorted(n for n, r in self._roles.items() if privilege in r.get("privileges", []))
 
+    async def activity_owners(self, record: Record) -> Sequence[str]:
+        """Owners of the directory's activity rows (any type with a `regardingobjectid`) about this record."""
+        found: list[tuple[str, str]] = []
+        for rows in self._rows.values():
+            for row in rows:
+                about, owner = row.get("regardingobjectid"), row.get("ownerid")
+                if (isinstance(about, dict) and isinstance(owner, dict) and owner.get("type") == "systemuser"
+                        and about.get("type") == record.type and str(about.get("id", "")).lower() == record.id.lower()):
+                    when = str(row.get("actualend") or row.get("modifiedon") or row.get("createdon") or "")
+                    found.append((when, str(owner["id"])))
+        found.sort(reverse=True)
+        return list(dict.fromkeys(uid for _, uid in found))
+
     async def lookup_user(self, record: Record, path: Sequence[str]) -> User | None:
         row = self._by_id.get((record.type, record.id.lower()))
         for step in path:

@@ -27,7 +27,8 @@ FRAME_ANCESTORS = ("'self' https://teams.microsoft.com https://*.teams.microsoft
 CSP = ("default-src 'self'; script-src 'self' https://res.cdn.office.net; style-src 'self'; img-src 'self' data:; "
        f"connect-src 'self'; base-uri 'none'; form-action 'self'; frame-ancestors {FRAME_ANCESTORS}")
 KIND_LABELS = {"owner": "Record owner", "team_admin": "Owning team's administrator",
-               "team_members": "Owning team's members", "connectors": "People who connected chats",
+               "team_members": "Owning team's members who worked on the record",
+               "connectors": "People who connected chats", "activity": "Users who logged activity on the record",
                "lookup": "User in a lookup (chain)"}
 EVENTS = ("connect", "disconnect", "join")
 

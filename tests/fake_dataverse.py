@@ -166,6 +166,9 @@ class FakeDataverse:
         table = self.by_set.get(name)
         if table is None:
             raise ODataError(404, f"Resource not found for the segment '{name}'.")
+        if table.logical == "activitypointer":
+            self._rows["activitypointer"] = {i: r for t, rows in self._rows.items() if t != "activitypointer"
+                                             and self.tables[t].primary_id == "activityid" for i, r in rows.items()}
         if len(segments) > 1:
             return web.json_response(self._function(table, key, segments[1:], query))
         if request.method == "GET" and key is None:

@@ -133,6 +133,9 @@ def _system_tables() -> list[Table]:
         Table("team", "Team", "teamid", "name", {"administratorid": a("administratorid", "Lookup")}, strict=False),
         Table("role", "Security Role", "roleid", "name", {}, strict=False),
         Table("privilege", "Privilege", "privilegeid", "name", {}, strict=False),
+        # The activity base table: one row per activity of any activity table (filled from them on every read).
+        Table("activitypointer", "Activity", "activityid", "subject", {
+            "regardingobjectid": a("regardingobjectid", "Lookup"), "ownerid": a("ownerid", "Owner")}, strict=False),
         Table("savedquery", "View", "savedqueryid", "name", {}, strict=False, entity_set="savedqueries"),
         Table("chat", "Teams chat", "activityid", "subject", {x.name: x for x in chat_attrs}, strict=False),
         Table("serviceendpoint", "Service Endpoint", "serviceendpointid", "name", {}, strict=False),

@@ -241,3 +241,13 @@ async def test_timeline_add_touch_unlink(env: Env) -> None:
     await env.source.unlink_timeline_chat(case, "19:abc@thread.v2", AT)
     await env.source.touch_timeline_chat("incident", CASE, "19:abc@thread.v2", "Diego Siciliani", AT)
     assert [(i.linked, i.last_sender) for i in await env.source.timeline_chats(case)] == [(False, "Megan Bowen")]
+
+
+async def test_activity_owners_are_the_users_who_logged_activity(env: Env) -> None:
+    """SUG-02: the owners of activities regarding a record (the demo's email on the printer case is Alex's);
+    a record with none has nobody. Dataverse reads them from activitypointers."""
+    printer = await env.source.get_record("incident", "CAS-01234-Z9Y8X7")
+    quiet = await env.source.get_record("incident", "CAS-01002-P4Q9T1")
+    assert printer and quiet
+    assert list(await env.source.activity_owners(printer)) == [ALEX]
+    assert list(await env.source.activity_owners(quiet)) == []
