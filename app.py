@@ -22,9 +22,11 @@ from domain.model import ConversationRef
 from domain.ports import RecordSource
 from domain.results import ContextNote
 from domain.service import ChatService
+from domain.settings_watch import WatchedSettings
 from graph import GraphGateway
 from manifest.render import rsc_permissions
 from records import SourceConfigError, open_source
+from records.dataverse_registrations import start_sync
 from records.directory_file import DirectoryError
 from store.audit import SqlAuditLog
 from store.connections import SqlConnectionStore
@@ -34,6 +36,7 @@ from store.migrations import migrate
 from store.settings_store import SqlSettingsStore
 from tabs import bind as bind_tabs
 from tabs import install as install_tabs
+from tabs.registrations_api import REGISTRATIONS
 from webhooks import dataverse
 
 log = logging.getLogger("connected_chats")
@@ -73,7 +76,13 @@ async def _resources(app: web.Application) -> AsyncIterator[None]:
         keep(SqlLocalTimeline(db))  # the local directory's timeline persists with the service's state
     # Checked in the background so a slow CRM never delays the port opening; problems are logged as warnings.
     checking = asyncio.create_task(_startup_check(records))
-    service = ChatService(records, SqlConnectionStore(db), SqlSettingsStore(db), SqlAuditLog(db))
+    settings_store = WatchedSettings(SqlSettingsStore(db))
+    service = ChatService(records, SqlConnectionStore(db), settings_store, SqlAuditLog(db))
+    # Dataverse only: keep its webhook steps matching the settings, at start and after every save (background).
+    registrations = start_sync(records, settings_store, config.dataverse_endpoint_name)
+    if registrations is not None:
+        settings_store.on_save(registrations.request)
+        app[REGISTRATIONS] = registrations
     connector = ConnectorClient(session, _bot_tokens(config, session))
     graph = GraphGateway(config.graph_base_url, config.graph_auth, config.teams_app_catalog_id or None,
                          config.teams_app_id or None, rsc_permissions=rsc_permissions())
@@ -98,6 +107,8 @@ async def _resources(app: web.Application) -> AsyncIterator[None]:
     gc.freeze()
     yield
     checking.cancel()
+    if registrations is not None:
+        await registrations.close()
     await graph.close()
     if close := getattr(records, "close", None):
         await close()

@@ -39,6 +39,7 @@ class Config:
     webhook_key: str = ""
     webhook_header: str = ""
     dev_admin: bool = False
+    dataverse_endpoint_name: str = "connected-chats"  # the webhook serviceendpoint register_webhooks made
     timeline_window: float = 5.0  # seconds: at most one timeline write per chat per window (issue 14)
 
     @property
@@ -83,4 +84,5 @@ class Config:
             webhook_key=get("DATAVERSE_WEBHOOK_KEY"), webhook_header=get("DATAVERSE_WEBHOOK_HEADER"),
             dev_admin=get("DEV_LOCAL_ADMIN").lower() in ("1", "true", "yes"),
             timeline_window=float(get("TIMELINE_ACTIVITY_WINDOW", "5")),
+            dataverse_endpoint_name=get("DATAVERSE_ENDPOINT_NAME", "connected-chats"),
         )

@@ -9,6 +9,7 @@ import asyncio
 import copy
 import uuid
 from collections.abc import Sequence
+from dataclasses import replace
 from datetime import datetime
 from typing import Any
 
@@ -257,12 +258,31 @@ class DataverseRecordSource:
             name = label(entity.get("DisplayName")) or logical
             entry = CatalogEntry(logical, str(entity.get("EntitySetName") or ""), name,
                                  label(entity.get("DisplayCollectionName")) or name)
-            return build_type(entity, entry, (lookups or {}).get("value") or [],
+            meta = build_type(entity, entry, (lookups or {}).get("value") or [],
                               [r for c in choices for r in (c or {}).get("value") or []],
                               await self._views(logical))
+            # Update events exist where the table has an Update message filter that allows custom steps
+            # (sdkmessagefilter), which is what a webhook step needs; IsCustomizable says something else.
+            if meta.record_type.update_events and not await self._has_update_filter(logical):
+                meta = replace(meta, record_type=replace(meta.record_type, update_events=False))
+            return meta
 
         meta: TypeMeta | None = await self._meta.get(("type", logical), load)
         return meta
+
+    async def _has_update_filter(self, logical: str) -> bool:
+        async def update_message() -> str | None:
+            body = await self.client.get("sdkmessages", {"$select": "sdkmessageid", "$filter": "name eq 'Update'"})
+            rows = (body or {}).get("value") or []
+            return str(rows[0]["sdkmessageid"]) if rows else None
+
+        message: str | None = await self._meta.get("update-message", update_message)
+        if message is None:
+            return False
+        body = await self.client.get("sdkmessagefilters", {
+            "$select": "sdkmessagefilterid,iscustomprocessingstepallowed",
+            "$filter": f"primaryobjecttypecode eq {odata_string(logical)} and _sdkmessageid_value eq {message}"})
+        return any(r.get("iscustomprocessingstepallowed") is not False for r in (body or {}).get("value") or [])
 
     async def _views(self, logical: str) -> tuple[View, ...]:
         body = await self.client.get("savedqueries", {

@@ -12,7 +12,7 @@ from aiohttp import web
 
 from domain.settings import DEFAULT_DISCONNECT_ROLES, RecordTypeSettings, defaults_for, to_dict
 from domain.settings_rules import RULE_KINDS
-from tabs import audit_api, grants_api, records_api
+from tabs import audit_api, grants_api, records_api, registrations_api
 from tabs.context import TABS, TabsContext
 from tabs.http import ApiError, endpoint, query_text
 from tabs.settings_api import me
@@ -75,7 +75,8 @@ async def admin_form(request: web.Request, tabs: TabsContext, who: Principal) ->
     return html("admin_form.html", s=settings, etag=etag, me=me(who), settings_json=to_dict(settings),
                 configured=[(i, settings.record_types[i["logical_name"]]) for i in infos if i["configured"]],
                 addable=[i for i in infos if not i["configured"]], roles=roles,
-                grant=await grants_api.disconnect_grant(tabs.service))
+                grant=await grants_api.disconnect_grant(tabs.service),
+                registrations=registrations_api.status_of(request.app) if who.admin else None)
 
 
 @endpoint(admin=True)

@@ -59,6 +59,7 @@ class FakeDataverse:
         self.requests: list[Recorded] = []
         self._failures: list[tuple[int, str | None]] = []
         self._refused: dict[str, set[str]] = {}
+        self._forbidden: list[tuple[str, str]] = []
         self.security = Security(data)
         self.delegate = True  # the application user holds prvActOnBehalfOfAnotherUser (Delegate role)
         self.secured: dict[tuple[str, str], set[str]] = {}  # (table, column) -> user ids allowed to read it
@@ -88,6 +89,10 @@ class FakeDataverse:
 
     def fail(self, count: int, status: int, retry_after: str | None = None) -> None:
         self._failures = [(status, retry_after)] * count
+
+    def forbid(self, method: str, entity_set: str, count: int = 1) -> None:
+        """The next `count` such requests get 403 for a missing privilege, as Dataverse answers them."""
+        self._forbidden += [(method, entity_set)] * count
 
     def refuse_columns(self, logical: str, *columns: str) -> None:
         """Writes to these columns get 400, like platform-managed columns (IsValidForCreate false)."""
@@ -135,6 +140,11 @@ class FakeDataverse:
                           {"Retry-After": retry_after} if retry_after is not None else {})
         if self.token and request.headers.get("Authorization") != f"Bearer {self.token}":
             return _error(401, "0x80040220", "Unauthorized", {"WWW-Authenticate": "Bearer"})
+        target = (request.method, tail.split("(")[0].split("/")[0])
+        if target in self._forbidden:
+            self._forbidden.remove(target)
+            return _error(403, "0x80040220", f"Principal user (Id={APP_USER}, type=8) is missing "
+                                             f"prv{request.method.title()}{target[1]} privilege.")
         caller: str | None = None
         if oid := request.headers.get("CallerObjectId"):
             if not self.delegate:
