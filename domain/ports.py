@@ -34,6 +34,9 @@ class RecordSource(Protocol):
     async def record_types(self) -> Sequence[RecordType]: ...
     async def record_type(self, name: str) -> RecordType | None:
         """By logical name, display name or alias, case-insensitive."""
+    async def search_types(self, text: str, limit: int = 20) -> Sequence[tuple[str, str]]:
+        """(logical name, display name) of record types whose names contain `text`: with Dataverse, any table of
+        the org that has a primary name (EntityDefinitions), so an admin can add it without an operator."""
     async def views(self, record_type: str) -> Sequence[View]: ...
     async def get_record(self, record_type: str, key: str) -> Record | None:
         """By id or by number (e.g. a case's ticket number)."""

@@ -99,6 +99,13 @@ class DataverseRecordSource:
         meta = await self._type_meta(entry.logical_name) if entry else None
         return meta.record_type if meta else None
 
+    async def search_types(self, text: str, limit: int = 20) -> Sequence[tuple[str, str]]:
+        """Any table of the org with a primary name whose display or logical name contains `text`."""
+        wanted = text.strip().lower()
+        hits = [(e.logical_name, e.display_name) for e in (await self._catalog()).values()
+                if e.primary_name and (wanted in e.logical_name.lower() or wanted in e.display_name.lower())]
+        return sorted(hits, key=lambda h: (not h[1].lower().startswith(wanted), h[1].lower()))[:limit]
+
     async def views(self, record_type: str) -> Sequence[View]:
         meta = await self._type_meta(record_type)
         return meta.record_type.views if meta else ()
@@ -232,7 +239,7 @@ class DataverseRecordSource:
     async def _catalog(self) -> dict[str, CatalogEntry]:
         async def load() -> dict[str, CatalogEntry]:
             body = await self.client.get("EntityDefinitions", {
-                "$select": "LogicalName,EntitySetName,DisplayName,DisplayCollectionName"})
+                "$select": "LogicalName,EntitySetName,DisplayName,DisplayCollectionName,PrimaryNameAttribute"})
             return parse_catalog((body or {}).get("value") or [])
 
         catalog: dict[str, CatalogEntry] = await self._meta.get("catalog", load)

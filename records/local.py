@@ -61,6 +61,12 @@ class LocalRecordSource:
     async def record_type(self, name: str) -> RecordType | None:
         return self._names.get(name.strip().lower())
 
+    async def search_types(self, text: str, limit: int = 20) -> Sequence[tuple[str, str]]:
+        wanted = text.strip().lower()
+        hits = [(t.logical_name, t.display_name) for t in self._types.values()
+                if wanted in t.logical_name.lower() or wanted in t.display_name.lower()]
+        return sorted(hits, key=lambda h: h[1].lower())[:limit]
+
     async def views(self, record_type: str) -> Sequence[View]:
         rt = self._types.get(record_type)
         return rt.views if rt else ()

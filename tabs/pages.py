@@ -17,6 +17,7 @@ from tabs.context import TABS, TabsContext
 from tabs.http import ApiError, endpoint, query_text
 from tabs.settings_api import me
 from tabs.sso import Principal, dev_admin_active
+from tabs.type_catalog import types_with
 from tabs.views import type_info, type_infos
 
 HERE = Path(__file__).parent
@@ -69,7 +70,7 @@ async def audit_page(request: web.Request) -> web.Response:
 @endpoint()
 async def admin_form(request: web.Request, tabs: TabsContext, who: Principal) -> web.Response:
     settings, etag = await tabs.service.settings.load()
-    types = await tabs.service.records.record_types()
+    types = await types_with(tabs.service.records, settings.record_types)
     infos = type_infos(types, settings)
     roles = list(dict.fromkeys((*DEFAULT_DISCONNECT_ROLES, *settings.disconnect_roles)))
     return html("admin_form.html", s=settings, etag=etag, me=me(who), settings_json=to_dict(settings),

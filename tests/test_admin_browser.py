@@ -178,3 +178,18 @@ async def test_record_view_and_audit_pages(tab: Tab, browser: Any, graph: FakeGr
     await expect(audit.locator("table.audit tbody tr")).to_have_count(1)
     await shot(audit, "audit")
     assert isaiah.errors == [] and alex.errors == [] and audit.errors == []
+
+
+async def test_find_a_table_and_add_it(tab: Tab, browser: Any):
+    """Issue 14: "Find a table" searches the record source's tables; the one picked is added and saved."""
+    page = await open_as(browser, tab, PATTI)
+    await page.fill("#type-search", "work")
+    await page.press("#type-search", "Enter")  # searches; does not submit the form
+    await expect(page.locator("#add-type option")).to_have_text(["Work Order (msdyn_workorder)"])
+    await page.click("button[data-act=add-type]")
+    await expect(page.locator("details.rtype[data-type=msdyn_workorder]")).to_have_count(1)
+    await page.click("#save")
+    await expect(page.locator("#save-status")).to_contain_text("Saved")
+    settings, _ = await tab.settings(PATTI)
+    assert "msdyn_workorder" in settings["record_types"]
+    assert page.errors == []

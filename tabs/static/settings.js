@@ -135,6 +135,21 @@
     container.appendChild(label);
   }
 
+  async function searchTypes(form, status) {
+    // Any table of the CRM (EntityDefinitions with Dataverse) can be added, not only the offered ones.
+    const text = $("#type-search", form).value.trim();
+    if (text.length < 2) { say(status, "Type at least two letters of the table's name.", "bad"); return; }
+    const resp = await call("/api/record-types/search?q=" + encodeURIComponent(text));
+    if (!resp.ok) { say(status, (await problemOf(resp)).error, "bad"); return; }
+    const configured = new Set($$("details.rtype", form).map((p) => p.dataset.type));
+    const tables = (await resp.json()).tables.filter((t) => !configured.has(t.logical_name));
+    const select = $("#add-type", form);
+    select.replaceChildren(...tables.map((t) => new Option(`${t.display_name} (${t.logical_name})`, t.logical_name)));
+    $("#add-type-row", form).hidden = !tables.length;
+    say(status, tables.length ? `${tables.length} table(s) found: choose one and press Add record type.`
+      : "No table with a primary name matches.", tables.length ? "" : "bad");
+  }
+
   async function addType(form, status) {
     const select = $("#add-type", form);
     const name = select.value;
@@ -163,6 +178,12 @@
     };
     $$("input[name=all_apps]", form).forEach((r) => r.addEventListener("change", syncApps));
     form.addEventListener("input", () => say(status, "Unsaved changes.", ""));
+    const search = $("#type-search", form);
+    if (search) {
+      search.addEventListener("keydown", (e) => {  // Enter searches; it must not submit (save) the form
+        if (e.key === "Enter") { e.preventDefault(); searchTypes(form, status); }
+      });
+    }
     form.addEventListener("click", async (e) => {
       const btn = e.target.closest("button[data-act]");
       if (!btn) return;
@@ -182,6 +203,8 @@
         btn.closest("tr").remove();
       } else if (act === "add-type") {
         await addType(form, status);
+      } else if (act === "search-types") {
+        await searchTypes(form, status);
       } else if (act === "reload") {
         await reload();
       }
