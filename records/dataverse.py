@@ -196,6 +196,9 @@ class DataverseRecordSource:
     async def users_by_email(self, emails: Sequence[str]) -> Sequence[User]:
         return await self._people.users_by_email(emails)
 
+    async def search_users(self, text: str, limit: int = 10) -> Sequence[User]:
+        return await self._people.search(text, limit)
+
     async def team(self, team_id: str) -> Team | None:
         return await self._people.team(team_id)
 

@@ -74,6 +74,18 @@ class People:
                 found.setdefault(user.email.lower(), user)
         return [u for e in wanted if (u := found.get(e.lower()))]
 
+    async def search(self, text: str, limit: int) -> list[User]:
+        """Enabled users by part of their full name or email (contains(), as the Web API documents it)."""
+        wanted = text.strip()
+        if not wanted:
+            return []
+        literal = odata_string(wanted)
+        body = await self._client.get("systemusers", {
+            "$select": USER_SELECT, "$expand": USER_EXPAND, "$orderby": "fullname", "$top": str(limit),
+            "$filter": f"isdisabled eq false and azureactivedirectoryobjectid ne null and "
+                       f"(contains(fullname,{literal}) or contains(internalemailaddress,{literal}))"})
+        return [await self._user(row) for row in (body or {}).get("value") or []]
+
     async def team(self, team_id: str) -> Team | None:
         tid = guid(team_id)
         if tid is None:

@@ -85,6 +85,12 @@ class LocalRecordSource:
     async def users_by_email(self, emails: Sequence[str]) -> Sequence[User]:
         return [u for e in emails if (u := self._by_email.get(e.lower()))]
 
+    async def search_users(self, text: str, limit: int = 10) -> Sequence[User]:
+        wanted = text.strip().lower()
+        found = [u for u in self._users.values() if not u.disabled and wanted
+                 and (wanted in u.name.lower() or wanted in u.email.lower())]
+        return sorted(found, key=lambda u: u.name.lower())[:limit]
+
     async def team(self, team_id: str) -> Team | None:
         return self._teams.get(team_id)
 

@@ -77,7 +77,15 @@ async def admin_form(request: web.Request, tabs: TabsContext, who: Principal) ->
                 configured=[(i, settings.record_types[i["logical_name"]]) for i in infos if i["configured"]],
                 addable=[i for i in infos if not i["configured"]], roles=roles,
                 grant=await grants_api.disconnect_grant(tabs.service),
-                registrations=registrations_api.status_of(request.app) if who.admin else None)
+                registrations=registrations_api.status_of(request.app) if who.admin else None,
+                member_names=await _member_names(tabs, settings))
+
+
+async def _member_names(tabs: TabsContext, settings: Any) -> dict[str, str]:
+    """Profile members by name for the people picker; an id the directory no longer knows shows as itself."""
+    ids = {i for members in settings.profile_members.values() for i in members}
+    users = {i: await tabs.service.records.user(i) for i in ids}
+    return {i: (u.name if u else f"{i} (unknown user)") for i, u in users.items()}
 
 
 @endpoint(admin=True)
