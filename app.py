@@ -11,12 +11,12 @@ from aiohttp import web
 
 from auth.jwks import KeySet
 from auth.outgoing import ClientCredentials, ManagedIdentityToken
-from bots import collab_commands, commands, extension
+from bots import collab_commands, commands, extension, set_command
 from bots.adapter import TeamsAdapter
-from bots.connector import ConnectorClient, TokenSource
+from bots.background import Background
 from bots.router import Router
-from cards.render import render
-from config import Config
+from cards.results import context_card
+from config import Config, ConfigError, SourceKind
 from domain.collab import CollabService
 from domain.model import ConversationRef
 from domain.ports import RecordSource
@@ -25,6 +25,7 @@ from domain.service import ChatService
 from domain.settings_watch import WatchedSettings
 from graph import GraphGateway
 from manifest.render import rsc_permissions
+from notify import pipeline
 from records import SourceConfigError, open_source
 from records.dataverse_registrations import start_sync
 from records.directory_file import DirectoryError
@@ -33,10 +34,12 @@ from store.connections import SqlConnectionStore
 from store.db import Database, open_database
 from store.local_timeline import SqlLocalTimeline
 from store.migrations import migrate
+from store.outbox import SqlOutbox
 from store.settings_store import SqlSettingsStore
 from tabs import bind as bind_tabs
 from tabs import install as install_tabs
 from tabs.registrations_api import REGISTRATIONS
+from teams.connector import ConnectorClient, TokenSource
 from webhooks import dataverse
 
 log = logging.getLogger("connected_chats")
@@ -51,7 +54,8 @@ ROUTER = web.AppKey("router", Router)
 
 def open_records(config: Config) -> RecordSource:
     try:
-        return open_source(config.record_source, config.public_url)
+        return open_source(config.record_source, config.public_url, config.dataverse_auth,
+                           config.dataverse_record_types)
     except (SourceConfigError, DirectoryError) as exc:
         raise SystemExit(f"connected-chats cannot start: {exc}") from None
 
@@ -76,12 +80,13 @@ async def _resources(app: web.Application) -> AsyncIterator[None]:
         keep(SqlLocalTimeline(db))  # the local directory's timeline persists with the service's state
     # Checked in the background so a slow CRM never delays the port opening; problems are logged as warnings.
     checking = asyncio.create_task(_startup_check(records))
-    settings_store = WatchedSettings(SqlSettingsStore(db))
-    service = ChatService(records, SqlConnectionStore(db), settings_store, SqlAuditLog(db))
+    # One instance: the notifier sees a change saved on the admin tab at once, and saves are watched.
+    settings = WatchedSettings(SqlSettingsStore(db))
+    service = ChatService(records, SqlConnectionStore(db), settings, SqlAuditLog(db))
     # Dataverse only: keep its webhook steps matching the settings, at start and after every save (background).
-    registrations = start_sync(records, settings_store, config.dataverse_endpoint_name)
+    registrations = start_sync(records, settings, config.dataverse_endpoint_name)
     if registrations is not None:
-        settings_store.on_save(registrations.request)
+        settings.on_save(registrations.request)
         app[REGISTRATIONS] = registrations
     connector = ConnectorClient(session, _bot_tokens(config, session))
     graph = GraphGateway(config.graph_base_url, config.graph_auth, config.teams_app_catalog_id or None,
@@ -89,15 +94,22 @@ async def _resources(app: web.Application) -> AsyncIterator[None]:
     await graph.start()  # pays msgraph-sdk's import cost before the port opens
 
     async def announce(ref: ConversationRef, note: ContextNote) -> None:
-        await connector.post(ref, render("context", note=note))
+        await connector.post(ref, context_card(note))
 
+    notifications = pipeline.start(SqlOutbox(db), records, SqlConnectionStore(db), settings, connector,
+                                   config.allowed_tenants)
+    background = Background()
     router = Router()
     commands.register(router, service, config.timeline_window)
-    extension.register(router, service, connector)
-    collab_commands.register(router, CollabService(service, graph, announce), connector)
+    extension.register(router, service, connector, background)
+    collab_commands.register(router, CollabService(service, graph, announce), connector, background)
+    # With Dataverse the webhook reports the change `set` makes; the local source has no webhook.
+    set_command.register(router, service, notifications.notifier,
+                         submit_changes=config.source_kind is SourceKind.LOCAL)
     keys = None if config.local_mode else KeySet(session, config.openid_url)
     app[SESSION], app[DB], app[SERVICE], app[CONNECTOR], app[ROUTER] = session, db, service, connector, router
     bind_tabs(app, config, session, service, connector, graph)
+    dataverse.bind(app, config, notifications)
     app[ADAPTER] = TeamsAdapter(router, connector, keys, config.app_id, config.token_issuer, config.allowed_tenants)
     if config.local_mode:
         log.warning("MicrosoftAppId is empty: local mode, incoming activities are NOT authenticated")
@@ -109,6 +121,8 @@ async def _resources(app: web.Application) -> AsyncIterator[None]:
     checking.cancel()
     if registrations is not None:
         await registrations.close()
+    await notifications.worker.stop()
+    await background.close()
     await graph.close()
     if close := getattr(records, "close", None):
         await close()
@@ -146,13 +160,16 @@ def create_app(config: Config) -> web.Application:
     app.router.add_get("/healthz", healthz)
     app.router.add_get("/readyz", readyz)
     install_tabs(app)
-    dataverse.install(app, config=CONFIG, db=DB, service=SERVICE, connector=CONNECTOR, router=ROUTER)
+    dataverse.install(app)
     return app
 
 
 def main() -> None:
     logging.basicConfig(level=logging.INFO, format="%(asctime)s %(levelname)s %(name)s: %(message)s")
-    config = Config.from_env()
+    try:
+        config = Config.from_env()
+    except ConfigError as exc:
+        raise SystemExit(f"connected-chats cannot start: {exc}") from None
     print(f"connected-chats listening on http://{config.host}:{config.port} (bot endpoint /api/messages)",
           flush=True)
     web.run_app(create_app(config), host=config.host, port=config.port, print=None, access_log=None)

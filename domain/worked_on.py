@@ -2,18 +2,20 @@
 it, most recent first. "Owning team members" are narrowed to these; "logged activity" lists the first group."""
 from __future__ import annotations
 
-from domain.model import Record
-from domain.ports import ConnectionStore, RecordSource
+from collections.abc import Sequence
+
+from domain.model import Connection, Record
+from domain.ports import RecordSource
 
 
 async def activity_loggers(records: RecordSource, record: Record) -> list[str]:
     return list(await records.activity_owners(record))
 
 
-async def chat_connectors(connections: ConnectionStore, tenant_id: str, record: Record) -> list[str]:
-    history = await connections.for_record(tenant_id, record.type, record.id, True)
+def chat_connectors(history: Sequence[Connection]) -> list[str]:
+    """Who connected chats to the record, most recent first, each once."""
     return list(dict.fromkeys(c.connected_by for c in reversed(history)))
 
 
-async def worked_on(records: RecordSource, connections: ConnectionStore, tenant_id: str, record: Record) -> set[str]:
-    return {*await activity_loggers(records, record), *await chat_connectors(connections, tenant_id, record)}
+async def worked_on(records: RecordSource, record: Record, connectors: Sequence[str]) -> set[str]:
+    return {*await activity_loggers(records, record), *connectors}

@@ -13,6 +13,7 @@ from dataclasses import replace
 from datetime import datetime
 from typing import Any
 
+from domain.kinds import LOOKUP_TYPES
 from domain.model import Access, ChangeEvent, Record, RecordType, RoleGrant, Team, TimelineChat, User, View
 from domain.settings import OUT_OF_BOX_TYPES
 from records.dataverse_caller import CallerClient, delegate_problem
@@ -20,7 +21,6 @@ from records.dataverse_http import DataverseClient, TokenSource, odata_string
 from records.dataverse_meta import (
     ATTRIBUTE_SELECT,
     ENTITY_SELECT,
-    LOOKUP_TYPES,
     OPTION_CASTS,
     PUBLIC_VIEW,
     QUICK_FIND,
@@ -229,9 +229,6 @@ class DataverseRecordSource:
         return await self._timeline.for_record(record.id)
 
     # -- metadata loading ---------------------------------------------------------------------------------
-
-    async def entity_set(self, record_type: str) -> str:
-        return (await self._require(record_type)).entity_set
 
     async def _require(self, record_type: str) -> TypeMeta:
         meta = await self._type_meta(record_type)

@@ -33,7 +33,7 @@ async def disconnect_grant(service: ChatService) -> dict[str, Any]:
         except GatewayError as exc:  # the page still opens; it says why the list is missing
             roles, error = [], f"The roles holding the privilege could not be read from Dataverse: {exc}"
         return {"source": grant.value, "editable": False, "roles": roles, "how": CRM_HOW, "error": error}
-    settings, _ = await service.settings.load()
+    settings, _ = await service.load_settings()
     return {"source": grant.value, "editable": True, "roles": list(settings.disconnect_roles),
             "how": SETTINGS_HOW, "error": ""}
 

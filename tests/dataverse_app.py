@@ -16,7 +16,7 @@ from tests.admin_support import Tab, start_tab
 from tests.fake_connector import FakeConnector
 from tests.fake_dataverse import FakeDataverse
 from tests.fake_dataverse_seed import demo_data
-from tests.fake_entra import FakeEntra
+from tests.fake_identity import FakeIdentity
 
 
 @dataclass
@@ -37,13 +37,13 @@ async def dataverse_app(monkeypatch: pytest.MonkeyPatch, database_url: str, conn
                         http: aiohttp.ClientSession, data: dict[str, Any] | None = None,
                         ids: dict[str, str] | None = None, prepare: Callable[[FakeDataverse], None] | None = None,
                         **overrides: Any) -> AsyncIterator[DataverseApp]:
-    monkeypatch.setenv("DATAVERSE_AUTH", "none")
     if data is None:
         data, ids = demo_data()
-    async with FakeEntra() as entra, FakeDataverse(data) as dv:
+    async with FakeIdentity() as entra, FakeDataverse(data) as dv:
         if prepare:
             prepare(dv)
-        tab, runner = await start_tab(database_url, entra, connector, http, record_source=dv.url, **overrides)
+        tab, runner = await start_tab(database_url, entra, connector, http, record_source=dv.url,
+                                     dataverse_auth="none", **overrides)
         try:
             yield DataverseApp(tab, dv, ids or {})
         finally:

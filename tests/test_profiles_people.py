@@ -8,7 +8,7 @@ import pytest
 from tests.admin_support import start_tab
 from tests.dataverse_app import dataverse_app
 from tests.fake_connector import FakeConnector
-from tests.fake_entra import FakeEntra
+from tests.fake_identity import FakeIdentity
 from tests.teams import ALEX, GROUP, MEGAN, PATTI
 
 MEGAN_USER = "0a7e3c52-1b2f-ef11-8409-000d3a4b9c21"
@@ -16,7 +16,7 @@ MEGAN_USER = "0a7e3c52-1b2f-ef11-8409-000d3a4b9c21"
 
 async def test_local_directory_people_search_and_profile(sqlite_url: str, connector: FakeConnector,
                                                         http: aiohttp.ClientSession):
-    async with FakeEntra() as entra:
+    async with FakeIdentity() as entra:
         tab, runner = await start_tab(sqlite_url, entra, connector, http)
         try:
             found = (await tab.get("/api/people/search?q=meg", PATTI)).body["people"]

@@ -115,8 +115,8 @@ async def test_failure_is_shown_retried_and_never_blocks_the_save(monkeypatch: p
 async def test_status_says_not_applicable_with_the_local_directory(sqlite_url: str, connector: FakeConnector,
                                                                    http: aiohttp.ClientSession):
     from tests.admin_support import start_tab
-    from tests.fake_entra import FakeEntra
-    async with FakeEntra() as entra:
+    from tests.fake_identity import FakeIdentity
+    async with FakeIdentity() as entra:
         tab, runner = await start_tab(sqlite_url, entra, connector, http)
         try:
             assert (await status(tab, PATTI))["state"] == "not_applicable"

@@ -11,7 +11,7 @@ import pytest
 from tests.admin_support import Tab, start_tab
 from tests.dataverse_app import dataverse_app
 from tests.fake_connector import FakeConnector
-from tests.fake_entra import FakeEntra
+from tests.fake_identity import FakeIdentity
 from tests.teams import ALEX, GROUP, LYNNE, PATTI
 
 CASE = "CAS-01001-K7R2M8"  # owned by Alex; Lynne (Omnichannel agent) neither owns it nor connects it
@@ -19,7 +19,7 @@ CASE = "CAS-01001-K7R2M8"  # owned by Alex; Lynne (Omnichannel agent) neither ow
 
 @pytest.fixture
 async def tab(sqlite_url: str, connector: FakeConnector, http: aiohttp.ClientSession) -> AsyncIterator[Tab]:
-    async with FakeEntra() as entra:
+    async with FakeIdentity() as entra:
         client, runner = await start_tab(sqlite_url, entra, connector, http)
         yield client
         await runner.cleanup()

@@ -13,7 +13,7 @@ import pytest
 from tests.admin_support import Tab, start_tab
 from tests.dataverse_app import dataverse_app
 from tests.fake_connector import FakeConnector
-from tests.fake_entra import GLOBAL_ADMIN, FakeEntra
+from tests.fake_identity import GLOBAL_ADMIN, FakeIdentity
 from tests.notify_helpers import eventually
 from tests.teams import ALEX, GROUP, MEGAN, PATTI, activity
 
@@ -22,8 +22,8 @@ OTHER = "19:not-connected@thread.v2"
 
 
 @pytest.fixture
-async def entra() -> AsyncIterator[FakeEntra]:
-    async with FakeEntra() as fake:
+async def entra() -> AsyncIterator[FakeIdentity]:
+    async with FakeIdentity() as fake:
         yield fake
 
 
@@ -39,7 +39,7 @@ async def chatter(tab: Tab, text: str, user: str = MEGAN, conv: str = GROUP) -> 
     assert status == 200
 
 
-async def test_unaddressed_messages_move_the_timeline_silently(sqlite_url: str, entra: FakeEntra,
+async def test_unaddressed_messages_move_the_timeline_silently(sqlite_url: str, entra: FakeIdentity,
                                                                connector: FakeConnector, http: aiohttp.ClientSession):
     """Megan's ordinary message gets no answer, moves the last sender (no text), and the record page shows it;
     after a restart on the same database the timeline is still there."""
