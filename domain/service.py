@@ -49,7 +49,8 @@ class ChatService:
         if not settings.teams_chat_enabled:
             raise Refusal("Teams chats for records are turned off by your administrator.")
         if not settings.app_enabled(ctx.app):
-            raise Refusal(f"Teams chats for records are not turned on for the app {ctx.app!r}.")
+            raise Refusal(f"Teams chats for records are not turned on for the app {ctx.app!r}." if ctx.app else
+                          "Teams chats for records are not turned on for any app.")
         user = await self._records.user_by_aad(ctx.user_aad) if ctx.user_aad else None
         if user is None:
             raise Refusal("I don't know you in the CRM yet: ask your administrator to add your account "
@@ -232,6 +233,10 @@ class ChatService:
         await self._connections.mark_bot_removed(ctx.tenant_id, ctx.conversation_id, now())
 
     # -- queries and records for the doors and CollabService ----------------------------------------------------
+
+    async def app_name(self, app_id: str) -> str | None:
+        """The name of a CRM app (e.g. from a record link's appid), or None when the CRM doesn't know it."""
+        return await self._records.app_name(app_id)
 
     async def load_settings(self) -> tuple[Settings, str]:
         return await self._settings.load()

@@ -196,6 +196,20 @@ class DataverseRecordSource:
     async def users_by_email(self, emails: Sequence[str]) -> Sequence[User]:
         return await self._people.users_by_email(emails)
 
+    async def app_name(self, app_id: str) -> str | None:
+        aid = guid(app_id)
+        if aid is None:
+            return None
+
+        async def load() -> str | None:
+            body = await self.client.get("appmodules", {"$select": "appmoduleid,name",
+                                                        "$filter": f"appmoduleid eq {aid}"})
+            rows = (body or {}).get("value") or []
+            return str(rows[0].get("name") or "") or None if rows else None
+
+        name: str | None = await self._meta.get(("app", aid), load)
+        return name
+
     async def search_users(self, text: str, limit: int = 10) -> Sequence[User]:
         return await self._people.search(text, limit)
 

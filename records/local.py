@@ -46,6 +46,8 @@ class LocalRecordSource:
                            if (num := self._types[t].number) for r in rows if r.get(num)}
         self._names = {n: t for t in self._types.values() for n in t.names()}
         self._public_url = public_url.rstrip("/")
+        apps = data.get("apps")  # optional: app id -> app name, for record links that carry an appid
+        self._apps = {str(k).lower(): v for k, v in apps.items()} if isinstance(apps, dict) else {}
         self._timeline: TimelineRows = MemoryTimeline()
 
     def keep_timeline_in(self, rows: TimelineRows) -> None:
@@ -84,6 +86,10 @@ class LocalRecordSource:
 
     async def users_by_email(self, emails: Sequence[str]) -> Sequence[User]:
         return [u for e in emails if (u := self._by_email.get(e.lower()))]
+
+    async def app_name(self, app_id: str) -> str | None:
+        name = self._apps.get(app_id.strip().lower())
+        return str(name) if name else None
 
     async def search_users(self, text: str, limit: int = 10) -> Sequence[User]:
         wanted = text.strip().lower()

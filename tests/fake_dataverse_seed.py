@@ -136,6 +136,7 @@ def _system_tables() -> list[Table]:
         # The activity base table: one row per activity of any activity table (filled from them on every read).
         Table("activitypointer", "Activity", "activityid", "subject", {
             "regardingobjectid": a("regardingobjectid", "Lookup"), "ownerid": a("ownerid", "Owner")}, strict=False),
+        Table("appmodule", "Model-driven App", "appmoduleid", "name", {}, strict=False),
         Table("savedquery", "View", "savedqueryid", "name", {}, strict=False, entity_set="savedqueries"),
         Table("chat", "Teams chat", "activityid", "subject", {x.name: x for x in chat_attrs}, strict=False),
         Table("serviceendpoint", "Service Endpoint", "serviceendpointid", "name", {}, strict=False),
@@ -224,6 +225,8 @@ def seed_tables(data: dict[str, Any]) -> tuple[dict[str, Table], dict[str, dict[
         name = "prv" + privilege[:1].upper() + privilege[1:]
         rows["privilege"][stable_guid("privilege:" + name)] = {"privilegeid": stable_guid("privilege:" + name),
                                                               "name": name}
+    for app in ("Customer Service workspace", "Customer Service Hub", "Contact Center workspace", "Sales Hub"):
+        rows["appmodule"][stable_guid("app:" + app)] = {"appmoduleid": stable_guid("app:" + app), "name": app}
     for message in ("Create", "Update", "Delete"):
         mid = stable_guid("message:" + message)
         rows["sdkmessage"][mid] = {"sdkmessageid": mid, "name": message}
