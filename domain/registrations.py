@@ -115,11 +115,17 @@ class Plan:
 
 def plan(desired: Sequence[DesiredStep], existing: Sequence[ExistingStep]) -> Plan:
     """Steps to create, change or remove so that exactly the desired ones exist on our endpoint."""
-    by_name = {e.name: e for e in existing}
+    by_name: dict[str, ExistingStep] = {}
+    duplicates = []  # e.g. two replicas that created the same step at once: keep one
+    for step in existing:
+        if step.name in by_name:
+            duplicates.append(step)
+        else:
+            by_name[step.name] = step
     wanted = {d.name for d in desired}
     create = [d for d in desired if d.name not in by_name]
     update = [(by_name[d.name], d) for d in desired if d.name in by_name and not _same(by_name[d.name], d)]
-    remove = [e for e in existing if e.name not in wanted]
+    remove = [e for e in by_name.values() if e.name not in wanted] + duplicates
     return Plan(create, update, remove)
 
 
