@@ -18,9 +18,20 @@ __all__ = ["TABS", "TabsContext", "bind", "install"]
 
 
 def install(app: web.Application) -> None:
-    from tabs import audit_api, chat_tabs, pages, records_api, settings_api
+    from tabs import (
+        audit_api,
+        chat_tabs,
+        grants_api,
+        pages,
+        people_api,
+        records_api,
+        registrations_api,
+        settings_api,
+        type_catalog,
+    )
 
-    for module in (settings_api, records_api, audit_api, pages, chat_tabs):
+    for module in (settings_api, records_api, audit_api, pages, grants_api, registrations_api, type_catalog,
+                   people_api, chat_tabs):
         module.routes(app)
 
 

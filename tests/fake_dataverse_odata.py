@@ -13,14 +13,10 @@ NAV_NAME = "@Microsoft.Dynamics.CRM.associatednavigationproperty"
 TOKEN = re.compile(r"""\s*(?:(?P<str>'(?:[^']|'')*')
     |(?P<guid>[0-9a-fA-F]{8}-[0-9a-fA-F]{4}-[0-9a-fA-F]{4}-[0-9a-fA-F]{4}-[0-9a-fA-F]{12})(?![\w-])
     |(?P<num>-?\d+(?:\.\d+)?)(?![\w-])
-    |(?P<paren>[()])
-    |(?P<comma>,)
+    |(?P<paren>[(),])
     |(?P<word>[A-Za-z_][\w/.]*))""", re.X)
 OPS = {"eq": lambda a, b: a == b, "ne": lambda a, b: a != b, "gt": lambda a, b: a > b,
        "ge": lambda a, b: a >= b, "lt": lambda a, b: a < b, "le": lambda a, b: a <= b}
-# String functions; Dataverse runs them as SQL LIKE, where %, _ and [..] are wildcards unless bracketed.
-FUNCTIONS = {"contains": lambda a, b: b in a, "startswith": lambda a, b: a.startswith(b),
-             "endswith": lambda a, b: a.endswith(b)}
 Getter = Callable[[str], Any]
 Predicate = Callable[[Getter], bool]
 
@@ -95,24 +91,21 @@ def parse_filter(text: str) -> Predicate:
         if value == "not":
             inner = factor()
             return lambda g: not inner(g)
+        if value in STRING_FUNCTIONS and (t := peek()) and t[1] == "(":  # contains(fullname,'meg')
+            take()
+            prop = take()[1]
+            comma, (lit_kind, lit_text), close = take(), take(), take()
+            if comma[1] != "," or close[1] != ")" or lit_kind != "str":
+                raise ODataError(400, f"Bad {value}() in $filter '{text}'.")
+            return _string_function(value, prop, _unlike(_literal(lit_kind, lit_text)))
         if kind != "word":
             raise ODataError(400, f"Expected a property name in $filter '{text}', got {value!r}.")
-        if value in FUNCTIONS and (t := peek()) and t[1] == "(":
-            return function(value)
         op = take()[1]
         lit_kind, lit_text = take()
         literal = _literal(lit_kind, lit_text)
         if op not in OPS or literal is ODataError:
             raise ODataError(400, f"Unsupported comparison '{value} {op} {lit_text}'.")
         return _comparison(value, OPS[op], literal)
-
-    def function(name: str) -> Predicate:
-        take()
-        column_kind, column = take()
-        comma, (lit_kind, lit_text), close = take(), take(), take()
-        if column_kind != "word" or comma[1] != "," or lit_kind != "str" or close[1] != ")":
-            raise ODataError(400, f"{name}() takes a property and a string literal in $filter '{text}'.")
-        return _string_function(column, FUNCTIONS[name], _unlike(_literal(lit_kind, lit_text)))
 
     result = expr()
     if pos != len(tokens):
@@ -136,11 +129,13 @@ def _unlike(pattern: str) -> str:
     return "".join(out)
 
 
-def _string_function(path: str, test: Callable[[str, str], bool], literal: str) -> Predicate:
-    def check(get: Getter) -> bool:
-        actual = get(path)
-        return isinstance(actual, str) and test(actual.casefold(), literal.casefold())
-    return check
+STRING_FUNCTIONS = {"contains": lambda a, b: b in a, "startswith": lambda a, b: a.startswith(b),
+                    "endswith": lambda a, b: a.endswith(b)}
+
+
+def _string_function(name: str, path: str, literal: str) -> Predicate:
+    test = STRING_FUNCTIONS[name]
+    return lambda get: isinstance(get(path), str) and test(get(path).casefold(), literal.casefold())
 
 
 def _either(a: Predicate, b: Predicate) -> Predicate:
