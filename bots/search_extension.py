@@ -15,7 +15,7 @@ from cards.render import render
 from cards.results import chats_card
 from domain import record_links, rules
 from domain.collab import CollabService
-from domain.ports import GatewayError
+from domain.ports import GatewayError, ImpersonationRefused
 from domain.results import Refusal
 from domain.search import MAX_COUNT, Found, SearchPage, SearchService
 from domain.settings import Settings
@@ -69,7 +69,8 @@ async def record_card(service: SearchService, item: Found, settings: Settings | 
         settings, _ = await service.chats.load_settings()
     rts = service.chats.type_settings(settings, item.rtype)
     fields = rules.card_fields(item.rtype, rules.chosen_view(item.rtype, rts), item.record)
-    can_join = rules.can_join(rts, item.access, connected=True).allowed
+    # Unchecked access (the CRM searched as the agent): offer the join list, which shows each chat's lock.
+    can_join = rts.join_chat if item.access is None else rules.can_join(rts, item.access, connected=True).allowed
     return render("record", r=item, fields=fields, can_join=can_join)
 
 
@@ -87,7 +88,7 @@ def register(router: Router, service: SearchService, collab: CollabService, publ
         text, skip, count = query_of(value)
         try:
             page = await asyncio.wait_for(service.find(turn.ctx, text, skip, count), SEARCH_BUDGET)
-        except Refusal as refusal:
+        except (Refusal, ImpersonationRefused) as refusal:
             return message(str(refusal))
         except (TimeoutError, GatewayError) as exc:
             log.info("search %r gave up: %s", text[:50], exc or "over the invoke budget")

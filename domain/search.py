@@ -8,6 +8,7 @@ from dataclasses import dataclass, field
 from typing import Protocol
 
 from domain.model import Access, Record, RecordType, User
+from domain.ports import GatewayError, ImpersonationRefused, RecordSource
 from domain.results import ChatContext, Refusal
 from domain.service import ChatService
 
@@ -28,7 +29,7 @@ class Found:
     rtype: RecordType
     status: str = ""
     owner: str = ""
-    access: str = "read"
+    access: Access | None = None  # None: not checked one by one (the CRM searched as the agent)
 
 
 @dataclass(frozen=True)
@@ -57,12 +58,16 @@ class SearchService:
         text = clean_text(text)
         skip, count = min(max(skip, 0), MAX_SKIP), min(max(count, 1), MAX_COUNT)
         want = skip + count + 1  # one more than the page tells whether there is a next page
+        source = self.chats.records.acting_as(user)
         if text:
             narrowed, rest = narrow(types, text)
-            candidates = list(await self.chats.records.search(narrowed, rest, want))
+            candidates = list(await source.search(narrowed, rest, want))
         else:
-            candidates = await self._recent(ctx, user, types, want)
-        readable = await self._readable(user, candidates)
+            candidates = await self._recent(ctx, user, source, types, want)
+        # Acting as the agent (Dataverse: CallerObjectId) the CRM returned only what they may read; a source that
+        # cannot act as them (the local directory) is checked record by record.
+        filtered = source is not self.chats.records
+        readable = [(r, None) for r in candidates] if filtered else await self._readable(user, candidates)
         by_name = {t.logical_name: t for t in types}
         items = [found(r, by_name[r.type], a) for r, a in readable[skip:skip + count] if r.type in by_name]
         return SearchPage(text, items, recent=not text, more=len(readable) > skip + count)
@@ -71,7 +76,7 @@ class SearchService:
         """One record for a pasted link, or None when the agent may not see it (no preview, nothing leaks)."""
         try:
             user, settings = await self.chats.actor(ctx)
-            rtype, record = await self.chats.resolve(type_name, key)
+            rtype, record = await self.chats.resolve(type_name, key, agent=user)
         except Refusal:
             return None
         if settings.for_type(rtype.logical_name) is None:
@@ -79,18 +84,28 @@ class SearchService:
         access = await self.chats.records.access(user, record)
         return None if access == "none" else found(record, rtype, access)
 
-    async def _recent(self, ctx: ChatContext, user: User, types: Sequence[RecordType], want: int) -> list[Record]:
+    async def _recent(self, ctx: ChatContext, user: User, source: RecordSource, types: Sequence[RecordType],
+                      want: int) -> list[Record]:
         enabled = {t.logical_name for t in types}
         keys = [k for k in await self.recent.connected_by(ctx.tenant_id, user.id, want * 2) if k[0] in enabled]
-        connected = await asyncio.gather(*(self.chats.records.get_record(t, i) for t, i in keys[:want]))
-        owned = await self.chats.records.search(types, "", want, owner_id=user.id)
+        connected = await asyncio.gather(*(self._get(source, t, i) for t, i in keys[:want]))
+        owned = await source.search(types, "", want, owner_id=user.id)
         unique: dict[tuple[str, str], Record] = {}
         for record in [*connected, *owned]:
             if record is not None:
                 unique.setdefault((record.type, record.id.lower()), record)
         return list(unique.values())
 
-    async def _readable(self, user: User, records: Sequence[Record]) -> list[tuple[Record, Access]]:
+    @staticmethod
+    async def _get(source: RecordSource, record_type: str, record_id: str) -> Record | None:
+        try:
+            return await source.get_record(record_type, record_id)
+        except ImpersonationRefused:
+            raise
+        except GatewayError:
+            return None  # one unreadable recent record leaves the others
+
+    async def _readable(self, user: User, records: Sequence[Record]) -> list[tuple[Record, Access | None]]:
         access = await asyncio.gather(*(self.chats.records.access(user, r) for r in records))
         return [(r, a) for r, a in zip(records, access, strict=True) if a != "none"]
 
@@ -102,7 +117,7 @@ def narrow(types: Sequence[RecordType], text: str) -> tuple[list[RecordType], st
     return (named, rest.strip()) if named and rest.strip() else (list(types), text)
 
 
-def found(record: Record, rtype: RecordType, access: Access = "read") -> Found:
+def found(record: Record, rtype: RecordType, access: Access | None = None) -> Found:
     status = ""
     for kind in STATUS_TYPES:
         column = next((n for n, a in rtype.attributes.items() if a.type == kind and record.values.get(n)), None)

@@ -136,7 +136,7 @@ class DataverseRecordSource:
 
     async def search(self, types: Sequence[RecordType], text: str, limit: int,
                      owner_id: str | None = None) -> Sequence[Record]:
-        return await self._search.search(types, text, limit, owner_id)
+        return await self._search.search(types, text, limit, owner_id, rows=self._rows)
 
     async def update_record(self, user: User, record: Record, attribute: str, value: str) -> ChangeEvent:
         meta = await self._require(record.type)

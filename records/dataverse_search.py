@@ -1,6 +1,7 @@
 """Search in Dataverse as its Quick Find does: the columns are the table's Quick Find view's find columns (the
 conditions of its `isquickfindfields` filter in fetchxml, read once and cached); each search is one Web API
-request per record type with $select, $filter and $top. Text is passed as an OData string literal (quotes
+request per record type with $select, $filter and $top, made as the agent (CallerObjectId) when the source acts as
+them, so Dataverse returns only rows they may read. Text is passed as an OData string literal (quotes
 doubled) with LIKE wildcards escaped, and aiohttp URL-encodes it, so no input can change the query."""
 from __future__ import annotations
 
@@ -11,6 +12,7 @@ from collections.abc import Awaitable, Callable, Sequence
 from typing import Any
 
 from domain.model import Record, RecordType
+from records.dataverse_caller import CallerClient
 from records.dataverse_http import DataverseClient, odata_string
 from records.dataverse_meta import QUICK_FIND, TtlCache, TypeMeta
 from records.dataverse_rows import guid, to_record
@@ -48,16 +50,19 @@ class QuickFindSearch:
         self._cache = cache
         self._type_meta = type_meta
 
-    async def search(self, types: Sequence[RecordType], text: str, limit: int,
-                     owner_id: str | None = None) -> Sequence[Record]:
-        per_type = await asyncio.gather(*(self._one(t.logical_name, text, limit, owner_id) for t in types))
+    async def search(self, types: Sequence[RecordType], text: str, limit: int, owner_id: str | None = None,
+                     rows: DataverseClient | CallerClient | None = None) -> Sequence[Record]:
+        """`rows`: the client record rows are read with (the agent's, with CallerObjectId, when acting as them)."""
+        reader = rows or self._client
+        per_type = await asyncio.gather(*(self._one(reader, t.logical_name, text, limit, owner_id) for t in types))
         found = [r for records in per_type for r in records]
         if text:  # the same order the local directory gives: number, then prefixes, then anywhere
             wanted = text.casefold()
             found.sort(key=lambda r: (rank(wanted, r.number or "", r.name), r.name.casefold()))
         return found[:limit]
 
-    async def _one(self, logical: str, text: str, limit: int, owner_id: str | None) -> list[Record]:
+    async def _one(self, reader: DataverseClient | CallerClient, logical: str, text: str, limit: int,
+                   owner_id: str | None) -> list[Record]:
         meta = await self._type_meta(logical)
         if meta is None:
             return []
@@ -72,7 +77,7 @@ class QuickFindSearch:
         params = {"$select": ",".join(meta.select()), "$filter": query, "$top": str(limit)}
         if NEWEST in meta.record_type.attributes:
             params["$orderby"] = f"{NEWEST} desc"
-        body = await self._client.get(meta.entity_set, params)
+        body = await reader.get(meta.entity_set, params)
         rows: list[dict[str, Any]] = (body or {}).get("value") or []
         return [to_record(meta, row, self._org_url) for row in rows if isinstance(row, dict)]
 

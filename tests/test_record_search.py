@@ -100,6 +100,15 @@ async def test_long_throttling_answers_try_again_within_the_invoke_budget(
         alex = next(u["aadObjectId"] for u in demo_data()[0]["users"] if u["name"] == "Alex Wilber")
         status, answer = await bot.post(query("printer", user=alex))
         assert status == 200 and len(answer["composeExtension"].get("attachments", [])) == 2, answer
+        # Searched as Alex (CallerObjectId): Dataverse returned only what he may read, no access check per row.
+        searches = [r for r in fake.calls("GET") if r.path in ("incidents", "emails")]
+        assert searches and all(r.headers.get("callerobjectid") == alex for r in searches)
+        assert not fake.calls("GET", "systemusers") or not [
+            r for r in fake.calls("GET") if "RetrievePrincipalAccess" in r.path]
+        isaiah = next(u["aadObjectId"] for u in demo_data()[0]["users"] if u["name"] == "Isaiah Langer")
+        _, answer = await bot.post(query("printer", user=isaiah))
+        assert [a["preview"]["content"]["title"] for a in answer["composeExtension"]["attachments"]] == [
+            "Contoso - printer outage in building 4"]  # he cannot read emails
         fake.throttle(4, retry_after="5")
         began = time.monotonic()
         status, answer = await bot.post(query("outage", user=alex))
