@@ -21,6 +21,7 @@ from domain.model import ConversationRef
 from domain.ports import RecordSource
 from domain.results import ContextNote
 from domain.service import ChatService
+from domain.similar_contacts import SimilarContacts
 from graph import GraphGateway
 from manifest.render import rsc_permissions
 from records import SourceConfigError, open_source
@@ -29,7 +30,9 @@ from store.audit import SqlAuditLog
 from store.connections import SqlConnectionStore
 from store.db import Database, open_database
 from store.migrations import migrate
+from store.reindex import backfill
 from store.settings_store import SqlSettingsStore
+from store.similar import SqlSimilarCases
 from tabs import bind as bind_tabs
 from tabs import install as install_tabs
 from webhooks import dataverse
@@ -79,7 +82,10 @@ async def _resources(app: web.Application) -> AsyncIterator[None]:
     router = Router()
     commands.register(router, service)
     extension.register(router, service, connector)
-    collab_commands.register(router, CollabService(service, graph, announce), connector)
+    similar = SqlSimilarCases(db)
+    await _index_local(records, similar, service)
+    collab = CollabService(service, graph, announce, SimilarContacts(similar, records))
+    collab_commands.register(router, collab, connector)
     keys = None if config.local_mode else KeySet(session, config.openid_url)
     app[SESSION], app[DB], app[SERVICE], app[CONNECTOR], app[ROUTER] = session, db, service, connector, router
     bind_tabs(app, config, session, service, connector, graph)
@@ -96,6 +102,16 @@ async def _resources(app: web.Application) -> AsyncIterator[None]:
         await close()
     await session.close()
     await db.close()
+
+
+async def _index_local(records: RecordSource, similar: SqlSimilarCases, service: ChatService) -> None:
+    """The local directory's resolved cases go into the similarity index at start (Dataverse: store.reindex)."""
+    if not getattr(records, "index_at_start", False):
+        return
+    settings, _ = await service.settings.load()
+    for name, rts in settings.record_types.items():
+        if rts.similar_contacts and rts.similar_fields:
+            await backfill(records, similar, name, rts, restart=True)  # type: ignore[arg-type]
 
 
 async def messages(request: web.Request) -> web.Response:

@@ -3,18 +3,30 @@ from __future__ import annotations
 
 import uuid
 from collections.abc import Sequence
-from datetime import datetime
+from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
 from urllib.parse import quote
 
 from domain.model import ACCESS_ORDER, Access, ChangeEvent, Owner, Record, RecordType, Team, User, View
+from domain.similar import IndexedCase, case_text
 from records import directory_file as df
 
 DEMO_PATH = Path(__file__).with_name("demo-directory.json")
+RESOLVED_PAGE = 500
+
+
+def _date(value: Any) -> datetime | None:
+    """An ISO date of the directory file; anything else (missing, malformed) is no date."""
+    try:
+        at = datetime.fromisoformat(str(value).replace("Z", "+00:00")) if value else None
+    except ValueError:
+        return None
+    return at if at is None or at.tzinfo else at.replace(tzinfo=UTC)
 
 
 class LocalRecordSource:
+    index_at_start = True  # the file is the whole history: app.py indexes its resolved cases on start
     def __init__(self, path: Path, public_url: str = "") -> None:
         data = df.load(path)
         users = df.parse_users(data, path)
@@ -109,6 +121,21 @@ class LocalRecordSource:
     def _timeline_items(self, record_type: str, record_id: str, chat_id: str) -> list[dict[str, Any]]:
         return [i for i in self.timeline if (i["recordType"], i["recordId"], i["chatId"], i["state"]) ==
                 (record_type, record_id, chat_id, "linked")]
+
+    async def resolved_cases(self, record_type: str, fields: Sequence[str], cursor: str | None
+                             ) -> tuple[Sequence[IndexedCase], str | None]:
+        """Rows resolved by a user (`resolvedby` lookup, `resolvedon` date), RESOLVED_PAGE at a time."""
+        start = int(cursor or 0)
+        rows = self._rows.get(record_type, [])
+        out = []
+        for row in rows[start:start + RESOLVED_PAGE]:
+            by = row.get("resolvedby")
+            if isinstance(by, dict) and by.get("type") == "systemuser" and by.get("id"):
+                values = {f: self._format(record_type, f, row.get(f)) for f in fields}
+                out.append(IndexedCase(record_type, row["id"], case_text(values, fields), str(by["id"]),
+                                       _date(row.get("resolvedon")), _date(row.get("createdon"))))
+        end = start + RESOLVED_PAGE
+        return out, (str(end) if end < len(rows) else None)
 
     def _to_record(self, record_type: str, row: dict[str, Any]) -> Record:
         rt = self._types[record_type]

@@ -1,0 +1,108 @@
+"""The similarity engine (domain.ports.SimilarCases) in the service's own database.
+
+SQLite: an FTS5 table (Porter stemmer over unicode61 words, diacritics folded) ranked by bm25. PostgreSQL: a
+tsvector column (english configuration) with a GIN index, ranked by ts_rank_cd. Both keep one row per resolved
+case with its resolver and dates; a query is an OR of the open case's content words, so it never fails on text
+(the words are letters and digits only, quoted for FTS5)."""
+from __future__ import annotations
+
+from collections.abc import Sequence
+from datetime import UTC, datetime
+
+from domain.similar import Hit, IndexedCase
+from store.db import Database, Row
+
+PG_CONFIG = "english"  # the text search configuration (stemmer, stop words) of the PostgreSQL index
+
+
+def _at(value: datetime | None) -> str | None:
+    return value.astimezone(UTC).isoformat(timespec="seconds") if value else None
+
+
+def _dt(value: str | None) -> datetime | None:
+    if not value:
+        return None
+    at = datetime.fromisoformat(value)
+    return at if at.tzinfo else at.replace(tzinfo=UTC)
+
+
+def _hit(row: Row) -> Hit:
+    return Hit(row["record_id"], row["resolved_by"], float(row["score"]), _dt(row["resolved_at"]),
+               _dt(row["created_at"]))
+
+
+class SqlSimilarCases:
+    def __init__(self, db: Database) -> None:
+        self._db = db
+
+    async def search(self, record_type: str, terms: Sequence[str], exclude_id: str, since: datetime | None,
+                     limit: int) -> Sequence[Hit]:
+        if not terms:
+            return []
+        since_text = _at(since) or ""
+        if self._db.dialect == "postgresql":
+            rows = await self._db.fetch(
+                f"""SELECT record_id, resolved_by, resolved_at, created_at, ts_rank_cd(body, q, 1) AS score
+                    FROM similar_cases, to_tsquery('{PG_CONFIG}', $1) AS q
+                    WHERE body @@ q AND record_type = $2 AND record_id <> $3
+                      AND (resolved_at IS NULL OR resolved_at >= $4)
+                    ORDER BY score DESC, record_id LIMIT $5""",
+                " | ".join(terms), record_type, exclude_id, since_text, limit)
+        else:
+            rows = await self._db.fetch(
+                """SELECT c.record_id, c.resolved_by, c.resolved_at, c.created_at, -bm25(similar_text) AS score
+                   FROM similar_text JOIN similar_cases c ON c.id = similar_text.rowid
+                   WHERE similar_text MATCH $1 AND c.record_type = $2 AND c.record_id <> $3
+                     AND (c.resolved_at IS NULL OR c.resolved_at >= $4)
+                   ORDER BY bm25(similar_text), c.record_id LIMIT $5""",
+                " OR ".join(f'"{t}"' for t in terms), record_type, exclude_id, since_text, limit)
+        return [_hit(r) for r in rows]
+
+    async def upsert(self, case: IndexedCase) -> None:
+        args = (case.record_type, case.record_id, case.resolved_by, _at(case.resolved_at), _at(case.created_at),
+                _at(datetime.now(UTC)))
+        text = case.text.replace("\x00", " ")
+        if self._db.dialect == "postgresql":
+            await self._db.execute(
+                f"""INSERT INTO similar_cases (record_type, record_id, resolved_by, resolved_at, created_at,
+                        indexed_at, body) VALUES ($1, $2, $3, $4, $5, $6, to_tsvector('{PG_CONFIG}', $7))
+                    ON CONFLICT (record_type, record_id) DO UPDATE SET resolved_by = EXCLUDED.resolved_by,
+                        resolved_at = EXCLUDED.resolved_at, created_at = EXCLUDED.created_at,
+                        indexed_at = EXCLUDED.indexed_at, body = EXCLUDED.body""", *args, text)
+            return
+        async with self._db.transaction() as tx:
+            row = await tx.fetchrow(
+                """INSERT INTO similar_cases (record_type, record_id, resolved_by, resolved_at, created_at, indexed_at)
+                   VALUES ($1, $2, $3, $4, $5, $6)
+                   ON CONFLICT (record_type, record_id) DO UPDATE SET resolved_by = excluded.resolved_by,
+                       resolved_at = excluded.resolved_at, created_at = excluded.created_at,
+                       indexed_at = excluded.indexed_at
+                   RETURNING id""", *args)
+            assert row is not None
+            await tx.execute("DELETE FROM similar_text WHERE rowid = $1", row["id"])
+            await tx.execute("INSERT INTO similar_text (rowid, body) VALUES ($1, $2)", row["id"], text)
+
+    async def remove(self, record_type: str, record_id: str) -> None:
+        async with self._db.transaction() as tx:
+            row = await tx.fetchrow("DELETE FROM similar_cases WHERE record_type = $1 AND record_id = $2 RETURNING id",
+                                    record_type, record_id)
+            if row and self._db.dialect == "sqlite":
+                await tx.execute("DELETE FROM similar_text WHERE rowid = $1", row["id"])
+
+    async def count(self, record_type: str) -> int:
+        row = await self._db.fetchrow("SELECT COUNT(*) AS n FROM similar_cases WHERE record_type = $1", record_type)
+        return int(row["n"]) if row else 0
+
+    # -- backfill progress (python -m store.reindex) ----------------------------------------------------------
+
+    async def progress(self, name: str) -> tuple[str | None, bool, int]:
+        """(cursor to resume from, finished, cases indexed so far) of a named backfill."""
+        row = await self._db.fetchrow("SELECT cursor, done, indexed FROM similar_progress WHERE name = $1", name)
+        return (row["cursor"], bool(row["done"]), int(row["indexed"])) if row else (None, False, 0)
+
+    async def save_progress(self, name: str, cursor: str | None, done: bool, indexed: int) -> None:
+        await self._db.execute(
+            """INSERT INTO similar_progress (name, cursor, done, indexed, updated_at) VALUES ($1, $2, $3, $4, $5)
+               ON CONFLICT (name) DO UPDATE SET cursor = excluded.cursor, done = excluded.done,
+                   indexed = excluded.indexed, updated_at = excluded.updated_at""",
+            name, cursor, int(done), indexed, _at(datetime.now(UTC)))
