@@ -45,6 +45,7 @@ STEPS: list[str | dict[str, str]] = [
             id {id}, record_type TEXT NOT NULL, record_id TEXT NOT NULL, resolved_by TEXT NOT NULL,
             resolved_at TEXT, created_at TEXT, indexed_at TEXT NOT NULL, UNIQUE (record_type, record_id));
         CREATE VIRTUAL TABLE similar_text USING fts5(body, tokenize = 'porter unicode61 remove_diacritics 2');
+        CREATE VIRTUAL TABLE similar_vocab USING fts5vocab(similar_text, 'row');
         CREATE TABLE similar_progress (
             name TEXT PRIMARY KEY, cursor TEXT, done INTEGER NOT NULL DEFAULT 0, indexed INTEGER NOT NULL DEFAULT 0,
             updated_at TEXT NOT NULL);
@@ -55,6 +56,8 @@ STEPS: list[str | dict[str, str]] = [
             resolved_at TEXT, created_at TEXT, indexed_at TEXT NOT NULL, body tsvector NOT NULL,
             UNIQUE (record_type, record_id));
         CREATE INDEX similar_cases_body ON similar_cases USING GIN (body);
+        CREATE TABLE similar_terms (record_type TEXT NOT NULL, lexeme TEXT NOT NULL, docs INTEGER NOT NULL,
+            PRIMARY KEY (record_type, lexeme));
         CREATE TABLE similar_progress (
             name TEXT PRIMARY KEY, cursor TEXT, done INTEGER NOT NULL DEFAULT 0, indexed INTEGER NOT NULL DEFAULT 0,
             updated_at TEXT NOT NULL);

@@ -36,6 +36,7 @@ async def backfill(source: ResolvedCaseSource, index: SqlSimilarCases, record_ty
         if progress:
             progress(indexed, cursor is None)
         if cursor is None:
+            await index.refresh_terms(record_type)
             return indexed
 
 

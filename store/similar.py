@@ -6,13 +6,28 @@ case with its resolver and dates; a query is an OR of the open case's content wo
 (the words are letters and digits only, quoted for FTS5)."""
 from __future__ import annotations
 
+import unicodedata
 from collections.abc import Sequence
 from datetime import UTC, datetime
 
+import snowballstemmer
+
 from domain.similar import Hit, IndexedCase
-from store.db import Database, Row
+from store.db import Database, Row, placeholders
 
 PG_CONFIG = "english"  # the text search configuration (stemmer, stop words) of the PostgreSQL index
+# A query keeps the KEEP_TERMS rarest of the open case's words and drops words found in more than COMMON_SHARE of
+# the resolved cases (at least MIN_COMMON): they say little about the problem, and each would make the engine rank
+# a large share of the index (measured: 6x slower at 100,000 cases).
+KEEP_TERMS = 12
+COMMON_SHARE = 0.05
+MIN_COMMON = 50
+_STEM = snowballstemmer.stemmer("porter")  # the algorithm of FTS5's porter tokenizer
+
+
+def _fold(word: str) -> str:
+    """Lower case without diacritics, as FTS5's unicode61 tokenizer (remove_diacritics 2) folds words."""
+    return "".join(c for c in unicodedata.normalize("NFKD", word.lower()) if not unicodedata.combining(c))
 
 
 def _at(value: datetime | None) -> str | None:
@@ -42,21 +57,59 @@ class SqlSimilarCases:
         since_text = _at(since) or ""
         if self._db.dialect == "postgresql":
             rows = await self._db.fetch(
-                f"""SELECT record_id, resolved_by, resolved_at, created_at, ts_rank_cd(body, q, 1) AS score
-                    FROM similar_cases, to_tsquery('{PG_CONFIG}', $1) AS q
+                f"""WITH lex AS (SELECT lexeme FROM unnest(to_tsvector('{PG_CONFIG}', $1))),
+                    kept AS (
+                        SELECT l.lexeme FROM lex l
+                        LEFT JOIN similar_terms s ON s.record_type = $2 AND s.lexeme = l.lexeme
+                        WHERE s.docs IS NULL OR s.docs <= GREATEST($6, (SELECT docs FROM similar_terms
+                            WHERE record_type = $2 AND lexeme = '') * $7)
+                        ORDER BY s.docs ASC NULLS LAST, l.lexeme LIMIT $8),
+                    query AS (SELECT string_agg(quote_literal(lexeme), ' | ')::tsquery AS q FROM kept)
+                    SELECT record_id, resolved_by, resolved_at, created_at, ts_rank_cd(body, q, 1) AS score
+                    FROM similar_cases, query
                     WHERE body @@ q AND record_type = $2 AND record_id <> $3
                       AND (resolved_at IS NULL OR resolved_at >= $4)
                     ORDER BY score DESC, record_id LIMIT $5""",
-                " | ".join(terms), record_type, exclude_id, since_text, limit)
+                " ".join(terms), record_type, exclude_id, since_text, limit, MIN_COMMON, COMMON_SHARE, KEEP_TERMS)
         else:
+            kept = await self._sqlite_kept(terms)
+            if not kept:
+                return []
             rows = await self._db.fetch(
                 """SELECT c.record_id, c.resolved_by, c.resolved_at, c.created_at, -bm25(similar_text) AS score
                    FROM similar_text JOIN similar_cases c ON c.id = similar_text.rowid
                    WHERE similar_text MATCH $1 AND c.record_type = $2 AND c.record_id <> $3
                      AND (c.resolved_at IS NULL OR c.resolved_at >= $4)
                    ORDER BY bm25(similar_text), c.record_id LIMIT $5""",
-                " OR ".join(f'"{t}"' for t in terms), record_type, exclude_id, since_text, limit)
+                " OR ".join(f'"{t}"' for t in kept), record_type, exclude_id,
+                since_text, limit)
         return [_hit(r) for r in rows]
+
+    async def _sqlite_kept(self, terms: Sequence[str]) -> list[str]:
+        """The KEEP_TERMS rarest terms, leaving out those in more than COMMON_SHARE of the indexed cases (FTS5's
+        own vocabulary gives each stem's document count; the stems are computed as its Porter tokenizer does)."""
+        stems = {t: _STEM.stemWord(_fold(t)) for t in terms}
+        distinct = sorted(set(stems.values()))
+        found = {r["term"]: int(r["doc"]) for r in await self._db.fetch(
+            f"SELECT term, doc FROM similar_vocab WHERE term IN ({placeholders(1, len(distinct))})", *distinct)}
+        total = await self._db.fetchrow("SELECT COUNT(*) AS n FROM similar_cases")
+        cap = max(MIN_COMMON, (int(total["n"]) if total else 0) * COMMON_SHARE)
+        ranked = sorted((found[stems[t]], t) for t in terms if 0 < found.get(stems[t], 0) <= cap)
+        return [t for _, t in ranked[:KEEP_TERMS]]
+
+    async def refresh_terms(self, record_type: str) -> None:
+        """PostgreSQL: recount each lexeme's documents (ts_stat) for the query's common-term cut; SQLite's FTS5
+        vocabulary is always current. Run after a backfill and now and then as cases are indexed."""
+        if self._db.dialect != "postgresql":
+            return
+        async with self._db.transaction() as tx:
+            await tx.execute("DELETE FROM similar_terms WHERE record_type = $1", record_type)
+            await tx.execute(
+                """INSERT INTO similar_terms (record_type, lexeme, docs)
+                   SELECT $1, word, ndoc FROM ts_stat(format('SELECT body FROM similar_cases WHERE record_type = %L',
+                                                             $1::text))""", record_type)
+            await tx.execute("""INSERT INTO similar_terms (record_type, lexeme, docs)
+                                SELECT $1, '', COUNT(*) FROM similar_cases WHERE record_type = $1""", record_type)
 
     async def upsert(self, case: IndexedCase) -> None:
         args = (case.record_type, case.record_id, case.resolved_by, _at(case.resolved_at), _at(case.created_at),
