@@ -47,7 +47,7 @@ class RecordTypeSettings:
     similar_contacts: bool = False
     similar_fields: tuple[str, ...] = ("title", "description")
     similar_lookback_days: int = 730
-    similar_threshold: float = 0.25  # similarity relative to the best match, 0..1
+    similar_threshold: float = 0.1  # similarity relative to the best match, 0..1
     similar_first: bool = False  # the section before the rules-based sections (else after)
 
 

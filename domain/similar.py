@@ -11,7 +11,8 @@ import math
 import re
 from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass
-from datetime import datetime
+from datetime import UTC, datetime
+from typing import Any
 
 SECTION = "Resolved similar cases"
 MAX_TERMS = 24  # query terms taken from the open case (the rarest-looking: longest first)
@@ -65,9 +66,25 @@ class Expert:
     reason: str
 
 
+def parse_when(text: Any) -> datetime | None:
+    """A record's date as text: ISO 8601 (the local directory) or Dataverse's formatted "11/20/2026 9:15 AM" (UTC
+    when no zone is given); None when it is neither, so a case without a usable date still indexes."""
+    value = str(text or "").strip()
+    if not value:
+        return None
+    try:
+        at = datetime.fromisoformat(value.replace("Z", "+00:00"))
+    except ValueError:
+        try:
+            at = datetime.strptime(value, "%m/%d/%Y %I:%M %p")
+        except ValueError:
+            return None
+    return at if at.tzinfo else at.replace(tzinfo=UTC)
+
+
 def plain_text(value: str) -> str:
     """Rich text (Dataverse descriptions are often HTML) to plain words, capped at MAX_TEXT."""
-    text = html.unescape(_TAG.sub(" ", value or ""))
+    text = html.unescape(_TAG.sub(" ", value or "")).replace("\x00", " ")
     return " ".join(text.split())[:MAX_TEXT]
 
 

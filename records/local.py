@@ -3,26 +3,17 @@ from __future__ import annotations
 
 import uuid
 from collections.abc import Sequence
-from datetime import UTC, datetime
+from datetime import datetime
 from pathlib import Path
 from typing import Any
 from urllib.parse import quote
 
 from domain.model import ACCESS_ORDER, Access, ChangeEvent, Owner, Record, RecordType, Team, User, View
-from domain.similar import IndexedCase, case_text
+from domain.similar import IndexedCase, case_text, parse_when
 from records import directory_file as df
 
 DEMO_PATH = Path(__file__).with_name("demo-directory.json")
 RESOLVED_PAGE = 500
-
-
-def _date(value: Any) -> datetime | None:
-    """An ISO date of the directory file; anything else (missing, malformed) is no date."""
-    try:
-        at = datetime.fromisoformat(str(value).replace("Z", "+00:00")) if value else None
-    except ValueError:
-        return None
-    return at if at is None or at.tzinfo else at.replace(tzinfo=UTC)
 
 
 class LocalRecordSource:
@@ -133,7 +124,7 @@ class LocalRecordSource:
             if isinstance(by, dict) and by.get("type") == "systemuser" and by.get("id"):
                 values = {f: self._format(record_type, f, row.get(f)) for f in fields}
                 out.append(IndexedCase(record_type, row["id"], case_text(values, fields), str(by["id"]),
-                                       _date(row.get("resolvedon")), _date(row.get("createdon"))))
+                                       parse_when(row.get("resolvedon")), parse_when(row.get("createdon"))))
         end = start + RESOLVED_PAGE
         return out, (str(end) if end < len(rows) else None)
 

@@ -142,6 +142,12 @@ class SqlSimilarCases:
             if row and self._db.dialect == "sqlite":
                 await tx.execute("DELETE FROM similar_text WHERE rowid = $1", row["id"])
 
+    async def resolution(self, record_type: str, record_id: str) -> tuple[str, datetime | None] | None:
+        """Who resolved an indexed case and when; None when it is not in the index."""
+        row = await self._db.fetchrow("""SELECT resolved_by, resolved_at FROM similar_cases
+                                         WHERE record_type = $1 AND record_id = $2""", record_type, record_id)
+        return (row["resolved_by"], _dt(row["resolved_at"])) if row else None
+
     async def count(self, record_type: str) -> int:
         row = await self._db.fetchrow("SELECT COUNT(*) AS n FROM similar_cases WHERE record_type = $1", record_type)
         return int(row["n"]) if row else 0

@@ -4,6 +4,8 @@ from __future__ import annotations
 
 import json
 import math
+import time
+import uuid
 from collections.abc import AsyncIterator
 from dataclasses import replace
 from datetime import UTC, datetime
@@ -16,6 +18,8 @@ from tests.card_schema import assert_valid_card
 from tests.conftest import Running, start_app, test_config
 from tests.fake_connector import FakeConnector
 from tests.fake_graph import FakeGraph
+from tests.notify_helpers import CASE_ID as NOTIFY_CASE_ID
+from tests.notify_helpers import Service, notify_config, option, set_pair, webhook_body
 from tests.teams import ADELE, ALEX, ISAIAH, LYNNE, MEGAN, PATTI, Bot
 
 PRINTER_CASE = "CAS-01234-Z9Y8X7"  # "Contoso - printer outage in building 4", owned by Alex
@@ -100,9 +104,10 @@ async def test_unlicensed_expert_dropped_and_order_and_off_follow_settings(app: 
 async def test_a_person_is_listed_once_and_types_without_resolutions_have_no_section(app: Running,
                                                                                      connector: FakeConnector):
     """CAS-01002 (invoice tax, no description) matches Diego's resolved invoice case, but Diego is already listed as
-    an owning-team member above, so the section has nobody left and is not shown."""
-    _, text = await suggest(app, connector, "case CAS-01002-P4Q9T1")
-    assert text.count("Diego Siciliani") == 1 and SECTION not in text
+    an owning-team member above, so the section does not list him again."""
+    card, text = await suggest(app, connector, "case CAS-01002-P4Q9T1")
+    assert text.count("Diego Siciliani") == 1 and "Diego Siciliani" in [p for p, _ in section_people(
+        card, "Owning team member")] and "Diego Siciliani" not in [p for p, _ in section_people(card)]
     _, text = await suggest(app, connector, "account ACC-1001")  # an account: not a type with a resolution state
     assert SECTION not in text
 
@@ -115,3 +120,72 @@ async def test_more_lists_the_whole_section(app: Running, connector: FakeConnect
     assert status == 200
     names = [p for p, _ in section_people(body["value"])]
     assert names[:1] == ["Isaiah Langer"] and "Record owner" not in json.dumps(body)
+
+
+MEGAN_ID = "0a7e3c52-1b2f-ef11-8409-000d3a4b9c21"  # Megan's systemuser id
+
+
+def resolution_body(case_id: str, resolver: str, at_ms: int | None) -> dict:
+    """A RemoteExecutionContext for Create of an incidentresolution (Dataverse's resolve-case message)."""
+    attrs = [{"key": "incidentid", "value": {"__type": "EntityReference:http://schemas.microsoft.com/xrm/2011/Contracts",
+                                             "Id": case_id, "LogicalName": "incident", "Name": None}},
+             {"key": "subject", "value": "Replaced the print server's network card"}]
+    if at_ms is not None:
+        attrs.append({"key": "actualend", "value": f"/Date({at_ms})/"})
+    rid = str(uuid.uuid4())
+    return {"MessageName": "Create", "PrimaryEntityName": "incidentresolution", "PrimaryEntityId": rid,
+            "OperationId": str(uuid.uuid4()), "InitiatingUserId": resolver, "Stage": 40, "Depth": 1,
+            "OperationCreatedOn": f"/Date({int(time.time() * 1000)})/",
+            "InputParameters": [{"key": "Target", "value": {
+                "__type": "Entity:http://schemas.microsoft.com/xrm/2011/Contracts", "LogicalName": "incidentresolution",
+                "Id": rid, "Attributes": attrs, "FormattedValues": []}}],
+            "PreEntityImages": [], "PostEntityImages": []}
+
+
+async def test_resolution_from_dataverse_webhook_is_suggestable_at_once_and_reactivation_removes_it(
+        database_url: str, connector: FakeConnector, graph: FakeGraph, http: aiohttp.ClientSession):
+    """Create incidentresolution for the open printer case (by Megan) -> at once she is suggested for another printer
+    case; a duplicate delivery changes nothing; Update incident statecode Active takes her out again."""
+    service = await Service.start(notify_config(database_url, graph_base_url=graph.url), connector, http)
+    try:
+        app = service.running
+        other = "case CAS-00903-R3S3D3"  # printers on floor 1 show offline
+        card, _ = await suggest(app, connector, other)
+        assert "Megan Bowen" not in [p for p, _ in section_people(card)]
+        body = resolution_body(NOTIFY_CASE_ID, MEGAN_ID, int(time.time() * 1000) - 86_400_000 * 3)
+        for _ in range(2):  # Dataverse retries: an upsert, never a second case
+            status, reply = await service.webhook(body)
+            assert (status, reply["status"]) == (200, "indexed")
+        card, text = await suggest(app, connector, other)
+        reasons = dict(section_people(card))
+        typical = round((time.time() - 3 * 86_400 - datetime.fromisoformat("2026-11-20T09:15:00+00:00").timestamp())
+                        / 86_400)  # the case was created on 2026-11-20 and resolved three days ago
+        assert reasons["Megan Bowen"] == f"resolved 1 similar case, latest 3 days ago, typically in {typical} days"
+        assert "printer outage" not in text and "CAS-01234" not in text
+        reopen = webhook_body(NOTIFY_CASE_ID, priority=None)
+        target = reopen["InputParameters"][0]["value"]
+        set_pair(target["Attributes"], "statecode", option(0))
+        set_pair(target["FormattedValues"], "statecode", "Active")
+        status, reply = await service.webhook(reopen)
+        assert status == 200 and reply["index"] == "reactivated: removed"
+        card, _ = await suggest(app, connector, other)
+        assert "Megan Bowen" not in [p for p, _ in section_people(card)]
+    finally:
+        await service.stop()
+
+
+async def test_resolution_webhook_bad_or_unknown_input(database_url: str, connector: FakeConnector, graph: FakeGraph,
+                                                       http: aiohttp.ClientSession):
+    service = await Service.start(notify_config(database_url, graph_base_url=graph.url), connector, http)
+    try:
+        no_case = resolution_body(NOTIFY_CASE_ID, MEGAN_ID, None)
+        no_case["InputParameters"][0]["value"]["Attributes"] = []
+        status, reply = await service.webhook(no_case)
+        assert status == 200 and reply["status"] == "ignored"
+        unknown = resolution_body("0badcafe-0000-4000-8000-000000000000", MEGAN_ID, None)
+        status, reply = await service.webhook(unknown)
+        assert status == 200 and reply["index"] == "ignored: the case or its resolver is unknown"
+        status, _ = await service.webhook({"MessageName": "Create"})
+        assert status == 400
+    finally:
+        await service.stop()

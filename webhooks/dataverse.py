@@ -28,8 +28,10 @@ from domain.settings import RecordTypeSettings
 from store.connections import SqlConnectionStore
 from store.db import Database
 from store.outbox import SqlOutbox
+from store.similar import SqlSimilarCases
 from webhooks.notifier import Notifier, Outcome
 from webhooks.remote_context import BadPayload, Operation, Ref, Value, parse
+from webhooks.similar_intake import RESOLUTION, SimilarIntake
 from webhooks.worker import DeliveryWorker
 
 log = logging.getLogger(__name__)
@@ -47,6 +49,7 @@ class Notifications:
 
 
 NOTIFY = web.AppKey("notifications", Notifications)
+SIMILAR = web.AppKey("similar_intake", SimilarIntake)
 _unkeyed_warned = [0.0]
 
 
@@ -70,13 +73,22 @@ async def webhook(request: web.Request) -> web.Response:
         return web.json_response({"error": "missing or wrong webhook key"}, status=401)
     raw = await request.read()
     try:
-        op = parse(json.loads(raw.decode("utf-8-sig")), raw, truncated=SIZE_EXCEEDED in request.headers)
+        body = json.loads(raw.decode("utf-8-sig"))
+        op = parse(body, raw, truncated=SIZE_EXCEEDED in request.headers)
     except (ValueError, RecursionError) as exc:  # BadPayload, JSON and encoding errors are ValueErrors
         message = (str(exc) if isinstance(exc, BadPayload) else f"the body is not JSON: {exc}"
                    if isinstance(exc, ValueError) else "the body is nested too deeply")
         return web.json_response({"error": message}, status=400)
+    try:  # the similar-cases index first: a failure leaves nothing recorded and Dataverse retries
+        indexed = await request.app[SIMILAR].handle(body, op)
+    except Exception:
+        log.exception("webhook for %s %s not indexed", op.entity, op.record_id)
+        return web.json_response({"error": "the change could not be indexed; try again"}, status=503)
+    if op.entity == RESOLUTION:
+        return web.json_response({"status": "indexed" if indexed == "indexed" else "ignored", "index": indexed})
     if op.message != "Update":
-        return web.json_response({"status": "ignored", "reason": f"{op.message} messages don't notify"})
+        return web.json_response({"status": "ignored", "reason": f"{op.message} messages don't notify",
+                                  "index": indexed})
     try:
         outcome = await ingest(ctx.notifier, op, _record_url(request, op))
     except GatewayError as exc:  # the record source is down: 503 makes Dataverse retry once
@@ -85,7 +97,8 @@ async def webhook(request: web.Request) -> web.Response:
     except Exception:  # the database is down: nothing was recorded, and 503 makes Dataverse retry
         log.exception("webhook for %s %s not accepted", op.entity, op.record_id)
         return web.json_response({"error": "the change could not be recorded; try again"}, status=503)
-    return web.json_response({"status": outcome.status, "reason": outcome.reason, "chats": outcome.chats})
+    return web.json_response({"status": outcome.status, "reason": outcome.reason, "chats": outcome.chats,
+                              "index": indexed})
 
 
 async def ingest(notifier: Notifier, op: Operation, fallback_url: str = "") -> Outcome:
@@ -181,6 +194,7 @@ def install(app: web.Application, *, config: web.AppKey[Config], db: web.AppKey[
         # With Dataverse the webhook reports the change `set` makes; the local source has no webhook.
         set_command.register(app[router], svc, notifier, submit_changes=cfg.record_source.startswith("local"))
         app[NOTIFY] = Notifications(cfg, notifier, worker, outbox)
+        app[SIMILAR] = SimilarIntake(svc.records, svc.settings, SqlSimilarCases(app[db]))
         if not cfg.webhook_key:
             log.warning("DATAVERSE_WEBHOOK_KEY is not set: %s refuses every call", WEBHOOK_PATH)
         worker.start()
