@@ -20,6 +20,7 @@ PG_CONFIG = "english"  # the text search configuration (stemmer, stop words) of 
 # the resolved cases (at least MIN_COMMON): they say little about the problem, and each would make the engine rank
 # a large share of the index (measured: 6x slower at 100,000 cases).
 KEEP_TERMS = 12
+PG_RANK = "ts_rank_cd(body, q, 1)"  # cover density, normalised by document length
 COMMON_SHARE = 0.05
 MIN_COMMON = 50
 _STEM = snowballstemmer.stemmer("porter")  # the algorithm of FTS5's porter tokenizer
@@ -62,10 +63,10 @@ class SqlSimilarCases:
                         SELECT l.lexeme FROM lex l
                         LEFT JOIN similar_terms s ON s.record_type = $2 AND s.lexeme = l.lexeme
                         WHERE s.docs IS NULL OR s.docs <= GREATEST($6, (SELECT docs FROM similar_terms
-                            WHERE record_type = $2 AND lexeme = '') * $7)
+                            WHERE record_type = $2 AND lexeme = '') * $7::float8)
                         ORDER BY s.docs ASC NULLS LAST, l.lexeme LIMIT $8),
                     query AS (SELECT string_agg(quote_literal(lexeme), ' | ')::tsquery AS q FROM kept)
-                    SELECT record_id, resolved_by, resolved_at, created_at, ts_rank_cd(body, q, 1) AS score
+                    SELECT record_id, resolved_by, resolved_at, created_at, {PG_RANK} AS score
                     FROM similar_cases, query
                     WHERE body @@ q AND record_type = $2 AND record_id <> $3
                       AND (resolved_at IS NULL OR resolved_at >= $4)
