@@ -19,7 +19,7 @@ PG_CONFIG = "english"  # the text search configuration (stemmer, stop words) of 
 # A query keeps the KEEP_TERMS rarest of the open case's words and drops words found in more than COMMON_SHARE of
 # the resolved cases (at least MIN_COMMON): they say little about the problem, and each would make the engine rank
 # a large share of the index (measured: 6x slower at 100,000 cases).
-KEEP_TERMS = 12
+KEEP_TERMS = 8
 PG_RANK = "ts_rank_cd(body, q, 1)"  # cover density, normalised by document length
 COMMON_SHARE = 0.05
 MIN_COMMON = 50
