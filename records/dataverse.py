@@ -13,6 +13,7 @@ from typing import Any
 
 from domain.model import Access, ChangeEvent, Record, RecordType, Team, User, View
 from domain.settings import OUT_OF_BOX_TYPES
+from domain.similar import IndexedCase
 from records.dataverse_http import DataverseClient, TokenSource, odata_string
 from records.dataverse_meta import (
     ATTRIBUTE_SELECT,
@@ -30,6 +31,7 @@ from records.dataverse_meta import (
     parse_views,
 )
 from records.dataverse_people import People
+from records.dataverse_resolutions import resolved_cases
 from records.dataverse_rows import column_of, display, guid, lookup_ref, to_api_value, to_record
 from records.dataverse_timeline import Timeline
 
@@ -175,6 +177,14 @@ class DataverseRecordSource:
         await self._timeline.touch(record_id, chat_id, sender, at)
 
     # -- metadata loading ---------------------------------------------------------------------------------
+
+    async def resolved_cases(self, record_type: str, fields: Sequence[str], cursor: str | None
+                             ) -> tuple[Sequence[IndexedCase], str | None]:
+        """A page of resolved cases for the similar-cases backfill (records/dataverse_resolutions.py)."""
+        if record_type != "incident":
+            return [], None  # only cases have a resolution activity to page through
+        meta = await self._require(record_type)
+        return await resolved_cases(self.client, meta, self.org_url, fields, cursor)
 
     async def entity_set(self, record_type: str) -> str:
         return (await self._require(record_type)).entity_set

@@ -89,10 +89,12 @@ class SqlSimilarCases:
     async def _sqlite_kept(self, terms: Sequence[str]) -> list[str]:
         """The KEEP_TERMS rarest terms, leaving out those in more than COMMON_SHARE of the indexed cases (FTS5's
         own vocabulary gives each stem's document count; the stems are computed as its Porter tokenizer does)."""
-        stems = {t: _STEM.stemWord(_fold(t)) for t in terms}
-        distinct = sorted(set(stems.values()))
+        # FTS5 folds Latin diacritics but keeps, say, a katakana sound mark: look up both spellings.
+        forms = {t: (_STEM.stemWord(_fold(t)), _STEM.stemWord(t.lower())) for t in terms}
+        distinct = sorted({f for pair in forms.values() for f in pair})
         found = {r["term"]: int(r["doc"]) for r in await self._db.fetch(
             f"SELECT term, doc FROM similar_vocab WHERE term IN ({placeholders(1, len(distinct))})", *distinct)}
+        stems = {t: next((f for f in pair if f in found), pair[0]) for t, pair in forms.items()}
         total = await self._db.fetchrow("SELECT COUNT(*) AS n FROM similar_cases")
         cap = max(MIN_COMMON, (int(total["n"]) if total else 0) * COMMON_SHARE)
         ranked = sorted((found[stems[t]], t) for t in terms if 0 < found.get(stems[t], 0) <= cap)
