@@ -189,3 +189,28 @@ async def test_resolution_webhook_bad_or_unknown_input(database_url: str, connec
         assert status == 400
     finally:
         await service.stop()
+
+
+async def test_new_chat_without_people_suggests_resolvers_of_similar_cases(app: Running, connector: FakeConnector,
+                                                                           graph: FakeGraph):
+    """The new-chat flow: `new case <key>` naming nobody answers with the suggestions, similar-case resolvers
+    included, and a Chat button there starts the connected chat with that person."""
+    await app.bot.say(f"new case {PRINTER_CASE}", conv="a:lynne", conv_type="personal", user=LYNNE)
+    assert "at least one colleague" in connector.texts("a:lynne")[-1]
+    card = connector.cards("a:lynne")[-1]
+    assert_valid_card(card)
+    assert [p for p, _ in section_people(card)][:1] == ["Isaiah Langer"]
+    chat = next(a for a in _actions(card) if a.get("verb") == "newchat" and a["data"]["withUser"] == ISAIAH)
+    status, _ = await app.bot.press("newchat", chat["data"], conv="a:lynne", conv_type="personal", user=LYNNE)
+    assert status == 200
+    created = graph.calls("POST", r"/chats$")
+    assert len(created) == 1 and ISAIAH in json.dumps(created[0].json)
+
+
+def _actions(node: object) -> list[dict]:
+    if isinstance(node, dict):
+        found = [node] if node.get("type") == "Action.Execute" else []
+        return found + [a for v in node.values() for a in _actions(v)]
+    if isinstance(node, list):
+        return [a for v in node for a in _actions(v)]
+    return []
