@@ -10,12 +10,12 @@ from aiohttp import web
 
 from auth.jwks import KeySet
 from auth.outgoing import ClientCredentials, ManagedIdentityToken
-from bots import collab_commands, commands, extension
+from bots import collab_commands, commands, extension, set_command
 from bots.adapter import TeamsAdapter
-from bots.connector import ConnectorClient, TokenSource
+from bots.background import Background
 from bots.router import Router
-from cards.render import render
-from config import Config
+from cards.results import context_card
+from config import Config, ConfigError, SourceKind
 from domain.collab import CollabService
 from domain.model import ConversationRef
 from domain.ports import RecordSource
@@ -24,18 +24,22 @@ from domain.service import ChatService
 from domain.similar_contacts import SimilarContacts
 from graph import GraphGateway
 from manifest.render import rsc_permissions
+from notify import pipeline
 from records import SourceConfigError, open_source
 from records.directory_file import DirectoryError
 from store.audit import SqlAuditLog
 from store.connections import SqlConnectionStore
 from store.db import Database, open_database
 from store.migrations import migrate
+from store.outbox import SqlOutbox
 from store.reindex import backfill
 from store.settings_store import SqlSettingsStore
 from store.similar import SqlSimilarCases
 from tabs import bind as bind_tabs
 from tabs import install as install_tabs
+from teams.connector import ConnectorClient, TokenSource
 from webhooks import dataverse
+from webhooks.similar_intake import SimilarIntake
 
 log = logging.getLogger("connected_chats")
 CONFIG = web.AppKey("config", Config)
@@ -49,7 +53,8 @@ ROUTER = web.AppKey("router", Router)
 
 def open_records(config: Config) -> RecordSource:
     try:
-        return open_source(config.record_source, config.public_url)
+        return open_source(config.record_source, config.public_url, config.dataverse_auth,
+                           config.dataverse_record_types)
     except (SourceConfigError, DirectoryError) as exc:
         raise SystemExit(f"connected-chats cannot start: {exc}") from None
 
@@ -70,25 +75,33 @@ async def _resources(app: web.Application) -> AsyncIterator[None]:
     db = await open_database(config.database_url)
     await migrate(db)
     records = open_records(config)
-    service = ChatService(records, SqlConnectionStore(db), SqlSettingsStore(db), SqlAuditLog(db))
+    settings = SqlSettingsStore(db)  # one instance: the notifier sees a change saved on the admin tab at once
+    service = ChatService(records, SqlConnectionStore(db), settings, SqlAuditLog(db))
     connector = ConnectorClient(session, _bot_tokens(config, session))
     graph = GraphGateway(config.graph_base_url, config.graph_auth, config.teams_app_catalog_id or None,
                          config.teams_app_id or None, rsc_permissions=rsc_permissions())
     await graph.start()  # pays msgraph-sdk's import cost before the port opens
 
     async def announce(ref: ConversationRef, note: ContextNote) -> None:
-        await connector.post(ref, render("context", note=note))
+        await connector.post(ref, context_card(note))
 
+    notifications = pipeline.start(SqlOutbox(db), records, SqlConnectionStore(db), settings, connector,
+                                   config.allowed_tenants)
+    background = Background()
     router = Router()
     commands.register(router, service)
-    extension.register(router, service, connector)
+    extension.register(router, service, connector, background)
     similar = SqlSimilarCases(db)
-    await _index_local(records, similar, service)
+    await _index_local(records, similar, settings)
     collab = CollabService(service, graph, announce, SimilarContacts(similar, records))
-    collab_commands.register(router, collab, connector)
+    collab_commands.register(router, collab, connector, background)
+    # With Dataverse the webhook reports the change `set` makes; the local source has no webhook.
+    set_command.register(router, service, notifications.notifier,
+                         submit_changes=config.source_kind is SourceKind.LOCAL)
     keys = None if config.local_mode else KeySet(session, config.openid_url)
     app[SESSION], app[DB], app[SERVICE], app[CONNECTOR], app[ROUTER] = session, db, service, connector, router
     bind_tabs(app, config, session, service, connector, graph)
+    dataverse.bind(app, config, notifications, SimilarIntake(records, settings, similar))
     app[ADAPTER] = TeamsAdapter(router, connector, keys, config.app_id, config.token_issuer, config.allowed_tenants)
     if config.local_mode:
         log.warning("MicrosoftAppId is empty: local mode, incoming activities are NOT authenticated")
@@ -97,6 +110,8 @@ async def _resources(app: web.Application) -> AsyncIterator[None]:
     gc.collect()
     gc.freeze()
     yield
+    await notifications.worker.stop()
+    await background.close()
     await graph.close()
     if close := getattr(records, "close", None):
         await close()
@@ -104,12 +119,12 @@ async def _resources(app: web.Application) -> AsyncIterator[None]:
     await db.close()
 
 
-async def _index_local(records: RecordSource, similar: SqlSimilarCases, service: ChatService) -> None:
+async def _index_local(records: RecordSource, similar: SqlSimilarCases, settings: SqlSettingsStore) -> None:
     """The local directory's resolved cases go into the similarity index at start (Dataverse: store.reindex)."""
     if not getattr(records, "index_at_start", False):
         return
-    settings, _ = await service.settings.load()
-    for name, rts in settings.record_types.items():
+    current, _ = await settings.load()
+    for name, rts in current.record_types.items():
         if rts.similar_contacts and rts.similar_fields:
             await backfill(records, similar, name, rts, restart=True)  # type: ignore[arg-type]
 
@@ -138,13 +153,16 @@ def create_app(config: Config) -> web.Application:
     app.router.add_get("/healthz", healthz)
     app.router.add_get("/readyz", readyz)
     install_tabs(app)
-    dataverse.install(app, config=CONFIG, db=DB, service=SERVICE, connector=CONNECTOR, router=ROUTER)
+    dataverse.install(app)
     return app
 
 
 def main() -> None:
     logging.basicConfig(level=logging.INFO, format="%(asctime)s %(levelname)s %(name)s: %(message)s")
-    config = Config.from_env()
+    try:
+        config = Config.from_env()
+    except ConfigError as exc:
+        raise SystemExit(f"connected-chats cannot start: {exc}") from None
     print(f"connected-chats listening on http://{config.host}:{config.port} (bot endpoint /api/messages)",
           flush=True)
     web.run_app(create_app(config), host=config.host, port=config.port, print=None, access_log=None)

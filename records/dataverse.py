@@ -11,6 +11,7 @@ from collections.abc import Sequence
 from datetime import datetime
 from typing import Any
 
+from domain.kinds import LOOKUP_TYPES
 from domain.model import Access, ChangeEvent, Record, RecordType, Team, User, View
 from domain.settings import OUT_OF_BOX_TYPES
 from domain.similar import IndexedCase
@@ -18,7 +19,6 @@ from records.dataverse_http import DataverseClient, TokenSource, odata_string
 from records.dataverse_meta import (
     ATTRIBUTE_SELECT,
     ENTITY_SELECT,
-    LOOKUP_TYPES,
     OPTION_CASTS,
     PUBLIC_VIEW,
     QUICK_FIND,
@@ -185,9 +185,6 @@ class DataverseRecordSource:
             return [], None  # only cases have a resolution activity to page through
         meta = await self._require(record_type)
         return await resolved_cases(self.client, meta, self.org_url, fields, cursor)
-
-    async def entity_set(self, record_type: str) -> str:
-        return (await self._require(record_type)).entity_set
 
     async def _require(self, record_type: str) -> TypeMeta:
         meta = await self._type_meta(record_type)

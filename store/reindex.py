@@ -57,14 +57,16 @@ class Bar:
 async def _main(args: argparse.Namespace) -> int:
     from config import Config
     from records import SourceConfigError, open_source
+    from records.directory_file import DirectoryError
     from store.db import open_database
     from store.migrations import migrate
     from store.settings_store import SqlSettingsStore
 
     config = Config.from_env()
     try:
-        source = open_source(config.record_source, config.public_url)
-    except SourceConfigError as exc:
+        source = open_source(config.record_source, config.public_url, config.dataverse_auth,
+                             config.dataverse_record_types)
+    except (SourceConfigError, DirectoryError) as exc:
         print(f"reindex: {exc}", file=sys.stderr)
         return 2
     if not hasattr(source, "resolved_cases"):

@@ -89,14 +89,14 @@ async def test_unlicensed_expert_dropped_and_order_and_off_follow_settings(app: 
     card, _ = await suggest(app, connector)
     assert [p for p, _ in section_people(card)] == ["Patti Fernandez"]
     graph.set_user(ISAIAH, licensed=True, presence="Busy")
-    store = app.app[SERVICE].settings
-    settings, etag = await store.load()
+    service = app.app[SERVICE]
+    settings, etag = await service.load_settings()
     first = replace(settings.record_types["incident"], similar_first=True)
-    etag = await store.save(settings.with_type("incident", first), etag)
+    etag = await service.save_settings(settings.with_type("incident", first), etag)
     card, text = await suggest(app, connector)
     assert text.index(SECTION) < text.index("Record owner") and "Busy" in text
-    settings, _ = await store.load()
-    await store.save(settings.with_type("incident", replace(first, similar_contacts=False)), etag)
+    settings, _ = await service.load_settings()
+    await service.save_settings(settings.with_type("incident", replace(first, similar_contacts=False)), etag)
     _, text = await suggest(app, connector)
     assert SECTION not in text and "Isaiah Langer" not in text
 

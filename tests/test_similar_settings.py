@@ -10,13 +10,13 @@ import pytest
 
 from tests.admin_support import Tab, start_tab
 from tests.fake_connector import FakeConnector
-from tests.fake_entra import FakeEntra
+from tests.fake_identity import FakeIdentity
 from tests.teams import PATTI
 
 
 @pytest.fixture
 async def tab(sqlite_url: str, connector: FakeConnector, http: aiohttp.ClientSession) -> AsyncIterator[Tab]:
-    async with FakeEntra() as entra:
+    async with FakeIdentity() as entra:
         client, runner = await start_tab(sqlite_url, entra, connector, http)
         yield client
         await runner.cleanup()

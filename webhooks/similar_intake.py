@@ -16,8 +16,8 @@ from typing import Any
 from domain.ports import RecordSource, SettingsStore
 from domain.settings import RecordTypeSettings
 from domain.similar import IndexedCase, case_text, parse_when
+from notify.remote_context import Operation, Ref, entity_values
 from store.similar import SqlSimilarCases
-from webhooks.remote_context import Operation, Ref, entity_values
 
 RESOLUTION = "incidentresolution"
 CASE = "incident"
