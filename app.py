@@ -1,6 +1,7 @@
 """Wires connected-chats together and runs it: `python app.py` (configuration from the environment, see README)."""
 from __future__ import annotations
 
+import asyncio
 import gc
 import logging
 from collections.abc import AsyncIterator
@@ -18,18 +19,21 @@ from cards.results import context_card
 from config import Config, ConfigError, SourceKind
 from domain.collab import CollabService
 from domain.model import ConversationRef
-from domain.ports import RecordSource
+from domain.ports import RecordSource, SettingsStore
 from domain.results import ContextNote
 from domain.service import ChatService
+from domain.settings_watch import WatchedSettings
 from domain.similar_contacts import SimilarContacts
 from graph import GraphGateway
 from manifest.render import rsc_permissions
 from notify import pipeline
 from records import SourceConfigError, open_source
+from records.dataverse_registrations import start_sync
 from records.directory_file import DirectoryError
 from store.audit import SqlAuditLog
 from store.connections import SqlConnectionStore
 from store.db import Database, open_database
+from store.local_timeline import SqlLocalTimeline
 from store.migrations import migrate
 from store.outbox import SqlOutbox
 from store.reindex import backfill
@@ -37,6 +41,7 @@ from store.settings_store import SqlSettingsStore
 from store.similar import SqlSimilarCases
 from tabs import bind as bind_tabs
 from tabs import install as install_tabs
+from tabs.registrations_api import REGISTRATIONS
 from teams.connector import ConnectorClient, TokenSource
 from webhooks import dataverse
 from webhooks.similar_intake import SimilarIntake
@@ -75,8 +80,18 @@ async def _resources(app: web.Application) -> AsyncIterator[None]:
     db = await open_database(config.database_url)
     await migrate(db)
     records = open_records(config)
-    settings = SqlSettingsStore(db)  # one instance: the notifier sees a change saved on the admin tab at once
+    if keep := getattr(records, "keep_timeline_in", None):
+        keep(SqlLocalTimeline(db))  # the local directory's timeline persists with the service's state
+    # Checked in the background so a slow CRM never delays the port opening; problems are logged as warnings.
+    checking = asyncio.create_task(_startup_check(records))
+    # One instance: the notifier sees a change saved on the admin tab at once, and saves are watched.
+    settings = WatchedSettings(SqlSettingsStore(db))
     service = ChatService(records, SqlConnectionStore(db), settings, SqlAuditLog(db))
+    # Dataverse only: keep its webhook steps matching the settings, at start and after every save (background).
+    registrations = start_sync(records, settings, config.dataverse_endpoint_name)
+    if registrations is not None:
+        settings.on_save(registrations.request)
+        app[REGISTRATIONS] = registrations
     connector = ConnectorClient(session, _bot_tokens(config, session))
     graph = GraphGateway(config.graph_base_url, config.graph_auth, config.teams_app_catalog_id or None,
                          config.teams_app_id or None, rsc_permissions=rsc_permissions())
@@ -89,7 +104,7 @@ async def _resources(app: web.Application) -> AsyncIterator[None]:
                                    config.allowed_tenants)
     background = Background()
     router = Router()
-    commands.register(router, service)
+    commands.register(router, service, config.timeline_window)
     extension.register(router, service, connector, background)
     similar = SqlSimilarCases(db)
     await _index_local(records, similar, settings)
@@ -110,6 +125,9 @@ async def _resources(app: web.Application) -> AsyncIterator[None]:
     gc.collect()
     gc.freeze()
     yield
+    checking.cancel()
+    if registrations is not None:
+        await registrations.close()
     await notifications.worker.stop()
     await background.close()
     await graph.close()
@@ -119,7 +137,7 @@ async def _resources(app: web.Application) -> AsyncIterator[None]:
     await db.close()
 
 
-async def _index_local(records: RecordSource, similar: SqlSimilarCases, settings: SqlSettingsStore) -> None:
+async def _index_local(records: RecordSource, similar: SqlSimilarCases, settings: SettingsStore) -> None:
     """The local directory's resolved cases go into the similarity index at start (Dataverse: store.reindex)."""
     if not getattr(records, "index_at_start", False):
         return
@@ -127,6 +145,12 @@ async def _index_local(records: RecordSource, similar: SqlSimilarCases, settings
     for name, rts in current.record_types.items():
         if rts.similar_contacts and rts.similar_fields:
             await backfill(records, similar, name, rts, restart=True)  # type: ignore[arg-type]
+
+
+async def _startup_check(records: RecordSource) -> None:
+    check = getattr(records, "startup_check", None)
+    for problem in await check() if check else []:
+        log.warning("record source: %s", problem)
 
 
 async def messages(request: web.Request) -> web.Response:

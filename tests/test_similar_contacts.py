@@ -103,11 +103,12 @@ async def test_unlicensed_expert_dropped_and_order_and_off_follow_settings(app: 
 
 async def test_a_person_is_listed_once_and_types_without_resolutions_have_no_section(app: Running,
                                                                                      connector: FakeConnector):
-    """CAS-01002 (invoice tax, no description) matches Diego's resolved invoice case, but Diego is already listed as
-    an owning-team member above, so the section does not list him again."""
-    card, text = await suggest(app, connector, "case CAS-01002-P4Q9T1")
-    assert text.count("Diego Siciliani") == 1 and "Diego Siciliani" in [p for p, _ in section_people(
-        card, "Owning team member")] and "Diego Siciliani" not in [p for p, _ in section_people(card)]
+    """Isaiah owns CAS-00903 and resolved the printer cases most like it: he is listed once, as the record owner,
+    and the similar-cases section goes on with the next people."""
+    card, text = await suggest(app, connector, "case CAS-00903-R3S3D3")
+    assert text.count("Isaiah Langer") == 1 and "Isaiah Langer" in [p for p, _ in section_people(card, "Record owner")]
+    assert "Isaiah Langer" not in [p for p, _ in section_people(card)]
+    assert "Patti Fernandez" in [p for p, _ in section_people(card)]
     _, text = await suggest(app, connector, "account ACC-1001")  # an account: not a type with a resolution state
     assert SECTION not in text
 
