@@ -20,10 +20,12 @@ from config import Config, ConfigError, SourceKind
 from domain.collab import CollabService
 from domain.model import ConversationRef
 from domain.ports import RecordSource, SettingsStore
+from domain.registrations import notification_needs
 from domain.results import ContextNote
 from domain.service import ChatService
 from domain.settings_watch import WatchedSettings
 from domain.similar_contacts import SimilarContacts
+from domain.similar_settings import similar_needs
 from graph import GraphGateway
 from manifest.render import rsc_permissions
 from notify import pipeline
@@ -88,7 +90,8 @@ async def _resources(app: web.Application) -> AsyncIterator[None]:
     settings = WatchedSettings(SqlSettingsStore(db))
     service = ChatService(records, SqlConnectionStore(db), settings, SqlAuditLog(db))
     # Dataverse only: keep its webhook steps matching the settings, at start and after every save (background).
-    registrations = start_sync(records, settings, config.dataverse_endpoint_name)
+    registrations = start_sync(records, settings, config.dataverse_endpoint_name,
+                               (notification_needs, similar_needs))
     if registrations is not None:
         settings.on_save(registrations.request)
         app[REGISTRATIONS] = registrations

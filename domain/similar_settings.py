@@ -1,10 +1,12 @@
 """Checks of the AI-suggested contacts settings of a record type (called from domain.settings_rules)."""
 from __future__ import annotations
 
+from collections.abc import Iterable, Mapping
 from typing import Any
 
 from domain.model import RecordType
-from domain.settings import RecordTypeSettings
+from domain.registrations import ALL, StepNeed
+from domain.settings import RecordTypeSettings, Settings
 
 TEXT_TYPES = frozenset({"String", "Memo", "Lookup", "Customer", "Picklist", "Owner"})
 MAX_FIELDS = 10
@@ -41,3 +43,15 @@ def rule_problems(rtype: RecordType, rts: RecordTypeSettings, where: str) -> lis
         if attr.type not in TEXT_TYPES:
             return [(at, f"{attr.display_name} ({name}) is a {attr.type}; choose text, choice or lookup fields")]
     return []
+
+
+def similar_needs(settings: Settings, primary_names: Mapping[str, str]) -> Iterable[StepNeed]:
+    """The Dataverse webhook steps the similar-cases index needs (webhooks/similar_intake.py): a case resolved
+    (Create of incidentresolution), changed in a compared field or reactivated (Update of incident), deleted."""
+    rts = settings.for_type("incident")
+    if rts is None or not rts.similar_contacts or not rts.similar_fields:
+        return
+    purpose = "AI-suggested contacts"
+    yield StepNeed("incidentresolution", "Create", ALL, (), purpose)
+    yield StepNeed("incident", "Update", ("statecode", *rts.similar_fields), (), purpose)
+    yield StepNeed("incident", "Delete", ALL, (), purpose)

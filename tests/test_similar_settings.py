@@ -59,3 +59,23 @@ async def test_bad_values_get_400_naming_the_field(tab: Tab, name: str):
     assert reply.status == 400, reply.body
     assert reply.body["field"] == f"record_types.incident.{field}" and words.lower() in reply.body["error"].lower()
     assert await tab.settings(PATTI) == (body, etag)
+
+
+def test_dataverse_steps_follow_the_settings():
+    """The registration reconciler (issue 14) is given these needs: resolutions, compared fields, reactivation."""
+    from dataclasses import replace
+
+    from domain.registrations import desired_steps, notification_needs
+    from domain.settings import Settings
+    from domain.similar_settings import similar_needs
+
+    names = {"incident": "title"}
+    steps = {d.name: d for d in desired_steps(Settings(), names, (notification_needs, similar_needs))}
+    assert steps["connected-chats: Create of incidentresolution"].filtering is None
+    assert steps["connected-chats: Delete of incident"].filtering is None
+    update = steps["connected-chats: Update of incident"]
+    assert {"statecode", "title", "description", "prioritycode"} <= set(update.filtering or ())
+    assert "AI-suggested contacts" in update.purposes and "key-update notifications" in update.purposes
+    off = Settings().with_type("incident", replace(Settings().record_types["incident"], similar_contacts=False))
+    names_off = {d.name for d in desired_steps(off, names, (notification_needs, similar_needs))}
+    assert names_off == {"connected-chats: Update of incident"}
