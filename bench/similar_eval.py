@@ -19,6 +19,7 @@ from dataclasses import dataclass
 from datetime import timedelta
 
 from bench.similar_data import NOW, Case, Dataset, generate
+from domain.settings import CASE_DEFAULTS
 from domain.similar import TOP_CASES, IndexedCase, case_text, query_terms, rank
 from store.db import open_database
 from store.migrations import migrate
@@ -26,7 +27,7 @@ from store.similar import SqlSimilarCases
 
 PG_ADMIN_URL = os.environ.get("TEST_POSTGRES_URL", "postgresql://postgres@127.0.0.1:5432/test")
 FIELDS = ("title", "description")
-LOOKBACK = timedelta(days=730)
+LOOKBACK = timedelta(days=CASE_DEFAULTS.similar_lookback_days)
 
 
 @dataclass(frozen=True)
@@ -97,7 +98,8 @@ def main() -> None:
     parser.add_argument("--backend", choices=("sqlite", "postgresql"), default="sqlite")
     parser.add_argument("--resolved", type=int, default=5000)
     parser.add_argument("--open", type=int, default=500)
-    parser.add_argument("--thresholds", default="0.25", help="comma-separated similarity thresholds to compare")
+    parser.add_argument("--thresholds", default=str(CASE_DEFAULTS.similar_threshold),
+                        help="comma-separated similarity thresholds to compare (default: the shipped default)")
     args = parser.parse_args()
     thresholds = [float(t) for t in args.thresholds.split(",")]
     results = asyncio.run(evaluate(args.backend, args.resolved, args.open, thresholds))
