@@ -27,7 +27,7 @@ async def names(on: Env, types: tuple[str, ...], text: str, limit: int = 10, own
 
 
 async def test_search_by_name_and_number_alike(env: Env) -> None:  # noqa: F811
-    assert await names(env, ("incident", "email"), "PRINTER") == [
+    assert await names(env, ("incident", "email"), "OUTAGE") == [
         "Contoso - printer outage in building 4", "RE: Printer outage"]
     assert await names(env, ("incident",), "cas-01001-k7r2m8") == ["Cannot sign in to the customer portal"]
     assert (await names(env, ("incident", "account"), "CAS-0100"))[:2] == [
@@ -84,7 +84,7 @@ async def test_throttling_is_waited_out_when_short(fake: FakeDataverse, source: 
     types = list(await source.record_types())
     await source.search(types, "x", 5)
     fake.throttle(1, retry_after="0.05")
-    assert [r.name for r in await source.search(types, "printer", 5)] == [
+    assert [r.name for r in await source.search(types, "outage", 5)] == [
         "Contoso - printer outage in building 4", "RE: Printer outage"]
 
 
@@ -98,7 +98,7 @@ async def test_long_throttling_answers_try_again_within_the_invoke_budget(
     try:
         bot = Bot(url, connector.url, http)
         alex = next(u["aadObjectId"] for u in demo_data()[0]["users"] if u["name"] == "Alex Wilber")
-        status, answer = await bot.post(query("printer", user=alex))
+        status, answer = await bot.post(query("outage", user=alex))
         assert status == 200 and len(answer["composeExtension"].get("attachments", [])) == 2, answer
         # Searched as Alex (CallerObjectId): Dataverse returned only what he may read, no access check per row.
         searches = [r for r in fake.calls("GET") if r.path in ("incidents", "emails")]
@@ -106,7 +106,7 @@ async def test_long_throttling_answers_try_again_within_the_invoke_budget(
         assert not fake.calls("GET", "systemusers") or not [
             r for r in fake.calls("GET") if "RetrievePrincipalAccess" in r.path]
         isaiah = next(u["aadObjectId"] for u in demo_data()[0]["users"] if u["name"] == "Isaiah Langer")
-        _, answer = await bot.post(query("printer", user=isaiah))
+        _, answer = await bot.post(query("outage", user=isaiah))
         assert [a["preview"]["content"]["title"] for a in answer["composeExtension"]["attachments"]] == [
             "Contoso - printer outage in building 4"]  # he cannot read emails
         fake.throttle(4, retry_after="5")

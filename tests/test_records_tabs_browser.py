@@ -44,7 +44,7 @@ async def test_chat_tab_search_connect_and_join(tab: Tab, browser: Any, graph: F
 
     page = await open_in_teams(browser, tab, ALEX, "/tabs/chat?inTeams=1", chat=GROUP)
     assert "Cannot sign in to the customer portal" in await page.text_content("#content")
-    await page.fill("#find-q", "printer")
+    await page.fill("#find-q", "outage")
     await page.click(".find-form button[type=submit]")
     await page.wait_for_selector(".found[aria-busy=false] .found-list")
     results = page.locator(".found-list li")
