@@ -1,6 +1,7 @@
 """Wires connected-chats together and runs it: `python app.py` (configuration from the environment, see README)."""
 from __future__ import annotations
 
+import asyncio
 import gc
 import logging
 from collections.abc import AsyncIterator
@@ -80,7 +81,9 @@ async def _resources(app: web.Application) -> AsyncIterator[None]:
     commands.register(router, service)
     extension.register(router, service, connector)
     collab_commands.register(router, CollabService(service, graph, announce), connector)
-    keys = None if config.local_mode else KeySet(session, config.openid_url)
+    keys = None if config.local_mode else KeySet(session, config.openid_url, config.key_refetch_seconds)
+    # The signing keys are fetched now, in the background: the first activity should not wait for them.
+    warm_keys = asyncio.create_task(keys.start()) if keys is not None else None
     app[SESSION], app[DB], app[SERVICE], app[CONNECTOR], app[ROUTER] = session, db, service, connector, router
     bind_tabs(app, config, session, service, connector, graph)
     app[ADAPTER] = TeamsAdapter(router, connector, keys, config.app_id, config.token_issuer, config.allowed_tenants)
@@ -91,6 +94,8 @@ async def _resources(app: web.Application) -> AsyncIterator[None]:
     gc.collect()
     gc.freeze()
     yield
+    if warm_keys is not None:
+        warm_keys.cancel()
     await graph.close()
     if close := getattr(records, "close", None):
         await close()

@@ -39,6 +39,9 @@ class Config:
     webhook_key: str = ""
     webhook_header: str = ""
     dev_admin: bool = False
+    # Not read from the environment: Microsoft's SDK refetches for an unknown key id at most hourly, we at most
+    # once a minute; tests shorten it to exercise refetching without waiting.
+    key_refetch_seconds: float = 60.0
 
     @property
     def local_mode(self) -> bool:

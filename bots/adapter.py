@@ -18,7 +18,7 @@ from botbuilder.schema import (
     ResourceResponse,
 )
 
-from auth.jwks import Expectation, InvalidToken, KeySet
+from auth.jwks import Expectation, InvalidToken, KeySet, Refusal
 from bots.connector import ConnectorClient, card_activity
 from bots.parsing import strip_bot_mention
 from bots.router import Router
@@ -184,10 +184,12 @@ class TeamsAdapter:
             try:
                 claims = await self._keys.validate(request.headers.get("Authorization"), self._expect,
                                                    raw.get("channelId"))
+                # As botframework-connector's ChannelValidation: the token must name the serviceUrl the bot
+                # will send its own credentials to; a missing or empty claim is a refusal, never a match.
+                if claims.get("serviceurl") != raw["serviceUrl"]:
+                    raise InvalidToken("serviceurl claim missing or not the activity's", Refusal.SERVICE_URL)
             except InvalidToken as exc:
                 log.info("refused activity: %s", exc)
-                return _error(401, "unauthorized")
-            if claims.get("serviceurl", claims.get("serviceUrl", raw["serviceUrl"])) != raw["serviceUrl"]:
                 return _error(401, "unauthorized")
         try:
             activity = _activity(raw)

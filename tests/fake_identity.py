@@ -20,6 +20,9 @@ class FakeIdentity:
         self.kid = uuid.uuid4().hex
         self.endorsements = endorsements if endorsements is not None else ["msteams"]
         self.token_requests: list[dict[str, str]] = []
+        self.key_fetches = 0
+        self.keys_fail: int | None = None  # answer the JWKS with this HTTP status and an error body
+        self.published: dict[str, tuple[rsa.RSAPrivateKey, list[str] | None]] = {}
         self.url = ""
         self._runner: web.AppRunner | None = None
 
@@ -31,18 +34,36 @@ class FakeIdentity:
     def token_url(self) -> str:
         return f"{self.url}/oauth2/v2.0/token"
 
-    def sign(self, claims: dict[str, Any], lifetime: int = 3600, kid: str | None = None) -> str:
+    def publish(self, endorsements: list[str] | None = None) -> str:
+        """Publish one more signing key (a rotation; None: a key without endorsements); returns its kid."""
+        kid = uuid.uuid4().hex
+        self.published[kid] = (rsa.generate_private_key(public_exponent=65537, key_size=2048), endorsements)
+        return kid
+
+    def sign(self, claims: dict[str, Any], lifetime: int = 3600, kid: str | None = None,
+             not_before: int = 0) -> str:
+        """`lifetime` and `not_before`: seconds from now (negative: in the past)."""
         now = int(time.time())
-        body = {"iat": now, "nbf": now, "exp": now + lifetime, **claims}
-        return jwt.encode(body, self.key, algorithm="RS256", headers={"kid": kid or self.kid})
+        body = {"iat": now, "nbf": now + not_before, "exp": now + lifetime, **claims}
+        key = self.published[kid][0] if kid in self.published else self.key
+        return jwt.encode(body, key, algorithm="RS256", headers={"kid": kid or self.kid})
 
     async def _config(self, request: web.Request) -> web.Response:
         return web.json_response({"issuer": "https://api.botframework.com", "jwks_uri": f"{self.url}/keys"})
 
     async def _keys(self, request: web.Request) -> web.Response:
-        jwk = json.loads(jwt.algorithms.RSAAlgorithm.to_jwk(self.key.public_key()))
-        jwk.update(kid=self.kid, use="sig", endorsements=self.endorsements)
-        return web.json_response({"keys": [jwk]})
+        self.key_fetches += 1
+        if self.keys_fail is not None:  # as a failing front end: an error status with a JSON error body
+            return web.json_response({"error": {"code": "ServiceUnavailable"}}, status=self.keys_fail)
+        keys = [(self.kid, self.key, self.endorsements)] + [(k, p, e) for k, (p, e) in self.published.items()]
+        out = []
+        for kid, key, endorsements in keys:
+            jwk = json.loads(jwt.algorithms.RSAAlgorithm.to_jwk(key.public_key()))
+            jwk.update(kid=kid, use="sig")
+            if endorsements is not None:
+                jwk["endorsements"] = endorsements
+            out.append(jwk)
+        return web.json_response({"keys": out})
 
     async def _token(self, request: web.Request) -> web.Response:
         self.token_requests.append(dict(await request.post()))  # type: ignore[arg-type]

@@ -1,0 +1,40 @@
+"""Runs `python app.py` as a subprocess (optionally under a wrapper such as `unshare`) on 127.0.0.1 and waits until
+it answers /healthz; every wait is bounded."""
+from __future__ import annotations
+
+import os
+import sys
+import urllib.request
+from pathlib import Path
+
+from tests.playground_support import ROOT, Proc, _spawn, _wait, free_port
+
+CLEAN = ("MicrosoftApp", "DATABASE_URL", "AZURE_", "GRAPH_", "DATAVERSE_", "RECORD_SOURCE", "HOST", "PORT",
+         "OTEL_", "APPLICATIONINSIGHTS_", "METRICS_", "LOG_FORMAT", "ALLOW_UNAUTHENTICATED_BIND", "USE_MANAGED")
+
+
+def service_env(workdir: Path, **env: str) -> dict[str, str]:
+    """The environment of a default `python app.py`, on a scratch SQLite file, plus `env`."""
+    base = {k: v for k, v in os.environ.items() if not k.startswith(CLEAN)}
+    base.update(HOST="127.0.0.1", PORT=str(free_port()), DATABASE_URL=f"sqlite:///{workdir / 'service.db'}",
+                PYTHONUNBUFFERED="1", **env)
+    return base
+
+
+def start(workdir: Path, env: dict[str, str], wrapper: list[str] | None = None, name: str = "service",
+          timeout: float = 45) -> tuple[Proc, str]:
+    proc = _spawn(name, [*(wrapper or []), sys.executable, *_argv()], ROOT, env, workdir / f"{name}.log")
+    url = f"http://127.0.0.1:{env['PORT']}"
+
+    def healthy() -> bool:
+        try:
+            with urllib.request.urlopen(url + "/healthz", timeout=1) as resp:
+                return bool(resp.status == 200)
+        except OSError:
+            return False
+    _wait(proc, healthy, timeout, "answer on /healthz")
+    return proc, url
+
+
+def _argv() -> list[str]:
+    return ["app.py"]
