@@ -5,10 +5,12 @@ import asyncio
 import gc
 import logging
 from collections.abc import AsyncIterator
+from typing import Any
 
 import aiohttp
 from aiohttp import web
 
+from auth import azure_credential
 from auth.jwks import KeySet
 from auth.outgoing import ClientCredentials, ManagedIdentityToken
 from bots import collab_commands, commands, extension
@@ -45,9 +47,9 @@ ADAPTER = web.AppKey("adapter", TeamsAdapter)
 ROUTER = web.AppKey("router", Router)
 
 
-def open_records(config: Config) -> RecordSource:
+def open_records(config: Config, credential: Any = None) -> RecordSource:
     try:
-        return open_source(config.record_source, config.public_url)
+        return open_source(config.record_source, config.public_url, credential=credential)
     except (SourceConfigError, DirectoryError) as exc:
         raise SystemExit(f"connected-chats cannot start: {exc}") from None
 
@@ -67,11 +69,14 @@ async def _resources(app: web.Application) -> AsyncIterator[None]:
                                     connector=aiohttp.TCPConnector(limit=200, ttl_dns_cache=300))
     db = await open_database(config.database_url)
     await migrate(db)
-    records = open_records(config)
+    # Graph and Dataverse get a credential only when one is configured: on defaults nothing leaves loopback.
+    credential = azure_credential.build(config.cloud_credential, client_id=config.cloud_client_id,
+                                        tenant_id=config.app_tenant_id, secret=config.app_password)
+    records = open_records(config, credential)
     service = ChatService(records, SqlConnectionStore(db), SqlSettingsStore(db), SqlAuditLog(db))
     connector = ConnectorClient(session, _bot_tokens(config, session))
     graph = GraphGateway(config.graph_base_url, config.graph_auth, config.teams_app_catalog_id or None,
-                         config.teams_app_id or None, rsc_permissions=rsc_permissions())
+                         config.teams_app_id or None, rsc_permissions=rsc_permissions(), credential=credential)
     await graph.start()  # pays msgraph-sdk's import cost before the port opens
 
     async def announce(ref: ConversationRef, note: ContextNote) -> None:
@@ -99,6 +104,8 @@ async def _resources(app: web.Application) -> AsyncIterator[None]:
     await graph.close()
     if close := getattr(records, "close", None):
         await close()
+    if credential is not None:
+        await credential.close()
     await session.close()
     await db.close()
 
@@ -133,7 +140,10 @@ def create_app(config: Config) -> web.Application:
 
 def main() -> None:
     logging.basicConfig(level=logging.INFO, format="%(asctime)s %(levelname)s %(name)s: %(message)s")
-    config = Config.from_env()
+    try:
+        config = Config.from_env()
+    except ValueError as exc:
+        raise SystemExit(f"connected-chats cannot start: {exc}") from None
     print(f"connected-chats listening on http://{config.host}:{config.port} (bot endpoint /api/messages)",
           flush=True)
     web.run_app(create_app(config), host=config.host, port=config.port, print=None, access_log=None)

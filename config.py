@@ -6,6 +6,8 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from urllib.parse import urlparse
 
+from auth.azure_credential import CloudCredential
+
 BF_OPENID = "https://login.botframework.com/v1/.well-known/openidconfiguration"
 BF_ISSUER = "https://api.botframework.com"
 BF_LOGIN = "https://login.microsoftonline.com/botframework.com"
@@ -42,11 +44,32 @@ class Config:
     # Not read from the environment: Microsoft's SDK refetches for an unknown key id at most hourly, we at most
     # once a minute; tests shorten it to exercise refetching without waiting.
     key_refetch_seconds: float = 60.0
+    azure_env: bool = False  # AZURE_TENANT_ID + AZURE_CLIENT_ID + a secret, certificate or federated token file
+    managed_identity: bool = False  # USE_MANAGED_IDENTITY=1
+    azure_client_id: str = ""
 
     @property
     def local_mode(self) -> bool:
         """No app id: no token checks (Agents Playground, tests)."""
         return not self.app_id
+
+    @property
+    def cloud_credential(self) -> CloudCredential:
+        """Which credential Graph and Dataverse use; NONE (the default) means no cloud call is ever made."""
+        if self.azure_env:
+            return CloudCredential.ENVIRONMENT
+        if self.managed_identity or (self.app_id and self.app_type == "UserAssignedMSI"):
+            return CloudCredential.MANAGED_IDENTITY
+        if self.app_id and self.app_password and self.app_tenant_id:
+            return CloudCredential.BOT
+        return CloudCredential.NONE
+
+    @property
+    def cloud_client_id(self) -> str:
+        """The client id of the managed identity or app registration behind cloud_credential."""
+        if self.cloud_credential is CloudCredential.MANAGED_IDENTITY and not self.managed_identity:
+            return self.app_id  # MicrosoftAppType=UserAssignedMSI: the bot's own identity
+        return self.azure_client_id if self.cloud_credential is not CloudCredential.BOT else self.app_id
 
     @property
     def token_url(self) -> str:
@@ -84,4 +107,17 @@ class Config:
             sso_openid_url=get("SSO_OPENID_CONFIG_URL", ENTRA_OPENID),
             webhook_key=get("DATAVERSE_WEBHOOK_KEY"), webhook_header=get("DATAVERSE_WEBHOOK_HEADER"),
             dev_admin=get("DEV_LOCAL_ADMIN").lower() in ("1", "true", "yes"),
+            azure_env=bool(get("AZURE_TENANT_ID") and get("AZURE_CLIENT_ID") and (
+                get("AZURE_CLIENT_SECRET") or get("AZURE_CLIENT_CERTIFICATE_PATH")
+                or get("AZURE_FEDERATED_TOKEN_FILE"))),
+            managed_identity=_flag("USE_MANAGED_IDENTITY", get("USE_MANAGED_IDENTITY")),
+            azure_client_id=get("AZURE_CLIENT_ID"),
         )
+
+
+def _flag(name: str, value: str) -> bool:
+    if value.lower() in ("1", "true", "yes", "on"):
+        return True
+    if value.lower() in ("", "0", "false", "no", "off"):
+        return False
+    raise ValueError(f"{name} must be 1/true/yes or 0/false/no, not {value!r}")

@@ -4,7 +4,7 @@
   local:<path>                           the JSON directory file (local:  alone = the demo directory)
   https://<org>.crm.dynamics.com         Dataverse Web API v9.2 (also written dataverse:<url>)
 Environment for Dataverse:
-  DATAVERSE_AUTH          azure (default: azure-identity DefaultAzureCredential, scope <org>/.default) or none
+  DATAVERSE_AUTH          azure (default: the configured azure-identity credential, scope <org>/.default) or none
                           (no token; only then may the URL be plain http://127.0.0.1:<port>, for emulators/tests)
   DATAVERSE_RECORD_TYPES  extra table logical names to offer besides the out-of-box ones (comma-separated)
 """
@@ -13,6 +13,7 @@ from __future__ import annotations
 import os
 from collections.abc import Mapping
 from pathlib import Path
+from typing import Any
 from urllib.parse import urlparse
 
 from domain.ports import RecordSource
@@ -25,7 +26,10 @@ class SourceConfigError(ValueError):
     """RECORD_SOURCE or DATAVERSE_* cannot be used; the message says what to write instead."""
 
 
-def open_source(spec: str, public_url: str, env: Mapping[str, str] | None = None) -> RecordSource:
+def open_source(spec: str, public_url: str, env: Mapping[str, str] | None = None,
+                credential: Any = None) -> RecordSource:
+    """`credential`: the azure-identity credential for DATAVERSE_AUTH=azure (app.py builds it from the
+    configuration); without one, only AZURE_* environment credentials are tried, never a managed identity."""
     env = os.environ if env is None else env
     spec = spec.strip()
     if spec == "local" or spec.startswith("local:"):
@@ -36,10 +40,10 @@ def open_source(spec: str, public_url: str, env: Mapping[str, str] | None = None
     if not url.startswith(("https://", "http://")):
         raise SourceConfigError(f"RECORD_SOURCE {spec!r}: expected local:<path to directory JSON>, "
                                 "https://<org>.crm.dynamics.com or dataverse:<url>")
-    return open_dataverse(url, env)
+    return open_dataverse(url, env, credential)
 
 
-def open_dataverse(url: str, env: Mapping[str, str]) -> RecordSource:
+def open_dataverse(url: str, env: Mapping[str, str], credential: Any = None) -> RecordSource:
     from records.dataverse import DataverseRecordSource
     from records.dataverse_http import AzureToken
 
@@ -47,7 +51,7 @@ def open_dataverse(url: str, env: Mapping[str, str]) -> RecordSource:
     auth = (env.get("DATAVERSE_AUTH") or "azure").strip().lower()
     extra = [t.strip().lower() for t in (env.get("DATAVERSE_RECORD_TYPES") or "").split(",") if t.strip()]
     types = list(dict.fromkeys([*OUT_OF_BOX_TYPES, *extra]))
-    return DataverseRecordSource(org, AzureToken(org) if auth == "azure" else None, types)
+    return DataverseRecordSource(org, AzureToken(org, credential) if auth == "azure" else None, types)
 
 
 def check_org_url(url: str, env: Mapping[str, str]) -> str:

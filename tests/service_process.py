@@ -22,8 +22,10 @@ def service_env(workdir: Path, **env: str) -> dict[str, str]:
 
 
 def start(workdir: Path, env: dict[str, str], wrapper: list[str] | None = None, name: str = "service",
-          timeout: float = 45) -> tuple[Proc, str]:
-    proc = _spawn(name, [*(wrapper or []), sys.executable, *_argv()], ROOT, env, workdir / f"{name}.log")
+          timeout: float = 45, egress_report: Path | None = None) -> tuple[Proc, str]:
+    """`egress_report`: run under tests/egress_guard.py, which writes there every attempt to leave loopback."""
+    guard = [str(ROOT / "tests" / "egress_guard.py"), str(egress_report)] if egress_report else []
+    proc = _spawn(name, [*(wrapper or []), sys.executable, *guard, "app.py"], ROOT, env, workdir / f"{name}.log")
     url = f"http://127.0.0.1:{env['PORT']}"
 
     def healthy() -> bool:
@@ -34,7 +36,3 @@ def start(workdir: Path, env: dict[str, str], wrapper: list[str] | None = None, 
             return False
     _wait(proc, healthy, timeout, "answer on /healthz")
     return proc, url
-
-
-def _argv() -> list[str]:
-    return ["app.py"]
