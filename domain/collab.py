@@ -32,6 +32,7 @@ class Suggestions:
     record: Record
     rtype: RecordType
     sections: list[Section] = field(default_factory=list)
+    note: str = ""  # why licences or presence could not be checked (Graph unavailable or not configured)
 
 
 @dataclass(frozen=True)
@@ -145,7 +146,7 @@ class CollabService:
                     await self.announce(ref, note)
                 except DeliveryError as exc:
                     return _unfinished(chat, f"the chat is connected but its context card was not posted ({exc})")
-        presence = await self._presence([p.user.aad_object_id for p in chat.members])
+        presence = await self._presence([p.user.aad_object_id for p in chat.members], [])
         members = [Person(p.user, presence.get(p.user.aad_object_id, "")) for p in chat.members]
         return NewChat(chat.record, chat.rtype, chat.chat_id, chat.topic, members, note)
 
@@ -161,16 +162,18 @@ class CollabService:
             people = [p for p in await self._candidates(ctx, rule, record) if p.id not in seen and not p.disabled]
             seen.update(p.id for p in people)
             raw.append((rule.name, people))
-        licensed = await self._licensed([p.aad_object_id for _, people in raw for p in people])
+        problems: list[str] = []
+        licensed = await self._licensed([p.aad_object_id for _, people in raw for p in people], problems)
         sections = []
         for name, people in raw:
             people = [p for p in people if p.aad_object_id in licensed]
             if people and (only is None or only == name):
                 cap = len(people) if only else PER_SECTION
                 sections.append((name, people[:cap], max(0, len(people) - cap)))
-        presence = await self._presence([p.aad_object_id for _, people, _ in sections for p in people])
+        presence = await self._presence([p.aad_object_id for _, people, _ in sections for p in people], problems)
+        note = f"Teams licences and presence were not checked: {problems[0]}" if problems else ""
         return Suggestions(record, rtype, [Section(n, [Person(p, presence.get(p.aad_object_id, "")) for p in ps], m)
-                                           for n, ps, m in sections])
+                                           for n, ps, m in sections], note)
 
     async def _candidates(self, ctx: ChatContext, rule: ContactRule, record: Record) -> list[User]:
         src = self.chats.records
@@ -192,20 +195,22 @@ class CollabService:
             return _some([await src.lookup_user(record, rule.path[:10])])
         return []
 
-    async def _licensed(self, ids: list[str]) -> set[str]:
+    async def _licensed(self, ids: list[str], problems: list[str]) -> set[str]:
         if not ids:
             return set()
         try:
             return await self.gateway.licensed(list(dict.fromkeys(ids)))
-        except GatewayError:
+        except GatewayError as exc:
+            problems.append(str(exc))
             return set(ids)  # Graph unavailable: suggest anyway rather than show nobody
 
-    async def _presence(self, ids: list[str]) -> dict[str, str]:
+    async def _presence(self, ids: list[str], problems: list[str]) -> dict[str, str]:
         if not ids:
             return {}
         try:
             return await self.gateway.presence(list(dict.fromkeys(ids)))
-        except GatewayError:
+        except GatewayError as exc:
+            problems.append(str(exc))
             return {}
 
 

@@ -3,6 +3,7 @@ inside a network namespace that has only loopback (`unshare -n`), where nothing 
 from __future__ import annotations
 
 import asyncio
+import json
 import os
 import sys
 import tempfile
@@ -12,20 +13,23 @@ import aiohttp
 
 from tests import service_process
 from tests.fake_connector import FakeConnector
-from tests.teams import GROUP, Bot
+from tests.teams import LYNNE, Bot
 
 CASE = "CAS-01001-K7R2M8"
+TEAM_CASE = "CAS-01002-P4Q9T1"  # people to suggest: the owning team's administrator and members
 SETTLE = 3.0  # background start-up work (a first Graph token, key warm-up) has had time to run
 
 
 async def exercise(bot: Bot, connector: FakeConnector) -> list[str]:
-    """help, connect, suggest, join and new: what a user tries first, Graph-backed commands included."""
-    for text in ("help", f"connect case {CASE}", f"suggest case {CASE}", f"join case {CASE}",
-                 f"new case {CASE} with meganb@contoso.example"):
+    """help, connect, suggest, join and new: what a user tries first, Graph-backed commands included. Returns the
+    replies (as JSON, cards included) in order."""
+    for text in ("help", f"connect case {CASE}", f"join case {CASE}", f"new case {CASE} with meganb@contoso.example"):
         status, _ = await bot.say(text)
         assert status == 200, text
+    status, _ = await bot.say(f"suggest case {TEAM_CASE}", conv="a:lynne", conv_type="personal", user=LYNNE)
+    assert status == 200
     await asyncio.sleep(SETTLE)
-    return connector.texts(GROUP)
+    return [json.dumps(a) for a in connector.activities]
 
 
 async def run() -> int:
