@@ -52,6 +52,8 @@ def open_records(config: Config, credential: Any = None) -> RecordSource:
         return open_source(config.record_source, config.public_url, credential=credential)
     except (SourceConfigError, DirectoryError) as exc:
         raise SystemExit(f"connected-chats cannot start: {exc}") from None
+    if problem := config.bind_problem():
+        raise SystemExit(f"connected-chats refuses to start: {problem}.")
 
 
 def _bot_tokens(config: Config, session: aiohttp.ClientSession) -> TokenSource | None:
@@ -92,7 +94,12 @@ async def _resources(app: web.Application) -> AsyncIterator[None]:
     app[SESSION], app[DB], app[SERVICE], app[CONNECTOR], app[ROUTER] = session, db, service, connector, router
     bind_tabs(app, config, session, service, connector, graph)
     app[ADAPTER] = TeamsAdapter(router, connector, keys, config.app_id, config.token_issuer, config.allowed_tenants)
-    if config.local_mode:
+    if config.exposed_local_mode:
+        log.warning("!!! LOCAL MODE ON %s:%s: MicrosoftAppId is empty, so activities are NOT authenticated, and "
+                    "ALLOW_UNAUTHENTICATED_BIND=1 lets anyone who reaches %s:%s make this bot act and post wherever "
+                    "an activity says. Only a trusted proxy may reach this port. !!!",
+                    config.host, config.port, config.host, config.port)
+    elif config.local_mode:
         log.warning("MicrosoftAppId is empty: local mode, incoming activities are NOT authenticated")
     # Start-up leaves ~140,000 long-lived objects (msgraph-sdk's models, templates); freezing them keeps the
     # collector from rescanning them under load (profiled: 55 ms pauses, 14 per 10 s at saturation).
@@ -144,6 +151,8 @@ def main() -> None:
         config = Config.from_env()
     except ValueError as exc:
         raise SystemExit(f"connected-chats cannot start: {exc}") from None
+    if problem := config.bind_problem():
+        raise SystemExit(f"connected-chats refuses to start: {problem}.")
     print(f"connected-chats listening on http://{config.host}:{config.port} (bot endpoint /api/messages)",
           flush=True)
     web.run_app(create_app(config), host=config.host, port=config.port, print=None, access_log=None)

@@ -1,6 +1,7 @@
 """Configuration from environment variables (names documented in the README)."""
 from __future__ import annotations
 
+import ipaddress
 import os
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -47,11 +48,25 @@ class Config:
     azure_env: bool = False  # AZURE_TENANT_ID + AZURE_CLIENT_ID + a secret, certificate or federated token file
     managed_identity: bool = False  # USE_MANAGED_IDENTITY=1
     azure_client_id: str = ""
+    allow_unauthenticated_bind: bool = False  # ALLOW_UNAUTHENTICATED_BIND=1: local mode on a non-loopback HOST
 
     @property
     def local_mode(self) -> bool:
         """No app id: no token checks (Agents Playground, tests)."""
         return not self.app_id
+
+    @property
+    def exposed_local_mode(self) -> bool:
+        """Local mode (no token checks) listening beyond loopback: anyone reaching the port could make the bot act."""
+        return self.local_mode and not _is_loopback(self.host)
+
+    def bind_problem(self) -> str:
+        """Why the service must not start with this configuration ('' when it may)."""
+        if self.exposed_local_mode and not self.allow_unauthenticated_bind:
+            return (f"MicrosoftAppId is empty (local mode: activities are not authenticated) and HOST={self.host} "
+                    "is not a loopback address; set MicrosoftAppId, use HOST=127.0.0.1, or set "
+                    "ALLOW_UNAUTHENTICATED_BIND=1 if a trusted proxy alone can reach this port")
+        return ""
 
     @property
     def cloud_credential(self) -> CloudCredential:
@@ -112,6 +127,7 @@ class Config:
                 or get("AZURE_FEDERATED_TOKEN_FILE"))),
             managed_identity=_flag("USE_MANAGED_IDENTITY", get("USE_MANAGED_IDENTITY")),
             azure_client_id=get("AZURE_CLIENT_ID"),
+            allow_unauthenticated_bind=_flag("ALLOW_UNAUTHENTICATED_BIND", get("ALLOW_UNAUTHENTICATED_BIND")),
         )
 
 
@@ -121,3 +137,12 @@ def _flag(name: str, value: str) -> bool:
     if value.lower() in ("", "0", "false", "no", "off"):
         return False
     raise ValueError(f"{name} must be 1/true/yes or 0/false/no, not {value!r}")
+
+
+def _is_loopback(host: str) -> bool:
+    if host.lower() in ("localhost", "localhost.localdomain"):
+        return True
+    try:
+        return ipaddress.ip_address(host.strip("[]")).is_loopback
+    except ValueError:
+        return False  # a name: it may resolve to anything

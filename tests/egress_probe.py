@@ -32,16 +32,19 @@ async def exercise(bot: Bot, connector: FakeConnector) -> list[str]:
     return [json.dumps(a) for a in connector.activities]
 
 
-async def run() -> int:
-    """In the namespace: start the service (egress watched too), exercise it, print its log; 1 on any egress."""
+async def run(start_only: bool = False) -> int:
+    """In the namespace: start the service (egress watched too), exercise it unless `start_only`, print its log;
+    1 on any egress."""
     workdir = Path(tempfile.mkdtemp(prefix="egress-"))
     report = workdir / "egress.txt"
     connector = await FakeConnector().start()
     proc, url = await asyncio.to_thread(service_process.start, workdir, dict(os.environ), None, "service", 45,
                                         report)
+    texts: list[str] = []
     try:
         async with aiohttp.ClientSession() as http:
-            texts = await exercise(Bot(url, connector.url, http), connector)
+            if not start_only:
+                texts = await exercise(Bot(url, connector.url, http), connector)
     finally:
         proc.stop()
         await connector.stop()
@@ -53,4 +56,4 @@ async def run() -> int:
 
 
 if __name__ == "__main__":
-    sys.exit(asyncio.run(run()))
+    sys.exit(asyncio.run(run(start_only="--start-only" in sys.argv)))

@@ -16,8 +16,8 @@ CLEAN = ("MicrosoftApp", "DATABASE_URL", "AZURE_", "GRAPH_", "DATAVERSE_", "RECO
 def service_env(workdir: Path, **env: str) -> dict[str, str]:
     """The environment of a default `python app.py`, on a scratch SQLite file, plus `env`."""
     base = {k: v for k, v in os.environ.items() if not k.startswith(CLEAN)}
-    base.update(HOST="127.0.0.1", PORT=str(free_port()), DATABASE_URL=f"sqlite:///{workdir / 'service.db'}",
-                PYTHONUNBUFFERED="1", **env)
+    base.update({"HOST": "127.0.0.1", "PORT": str(free_port()), "DATABASE_URL": f"sqlite:///{workdir / 'service.db'}",
+                 "PYTHONUNBUFFERED": "1", **env})
     return base
 
 
