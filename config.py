@@ -40,7 +40,7 @@ class Config:
     sso_audience: str = ""
     sso_openid_url: str = ENTRA_OPENID
     webhook_key: str = ""
-    webhook_header: str = ""
+    webhook_header: str = "x-teamsconnector-key"  # for HttpHeader webhook registrations (register_webhooks' default)
     dev_admin: bool = False
     # Not read from the environment: Microsoft's SDK refetches for an unknown key id at most hourly, we at most
     # once a minute; tests shorten it to exercise refetching without waiting.
@@ -120,7 +120,8 @@ class Config:
             teams_app_id=get("TEAMS_APP_ID"), teams_app_catalog_id=get("TEAMS_APP_CATALOG_ID"),
             sso_client_id=get("SSO_CLIENT_ID") or get("MicrosoftAppId"), sso_audience=get("SSO_AUDIENCE"),
             sso_openid_url=get("SSO_OPENID_CONFIG_URL", ENTRA_OPENID),
-            webhook_key=get("DATAVERSE_WEBHOOK_KEY"), webhook_header=get("DATAVERSE_WEBHOOK_HEADER"),
+            webhook_key=get("DATAVERSE_WEBHOOK_KEY"),
+            webhook_header=get("DATAVERSE_WEBHOOK_HEADER", cls.webhook_header),
             dev_admin=get("DEV_LOCAL_ADMIN").lower() in ("1", "true", "yes"),
             azure_env=bool(get("AZURE_TENANT_ID") and get("AZURE_CLIENT_ID") and (
                 get("AZURE_CLIENT_SECRET") or get("AZURE_CLIENT_CERTIFICATE_PATH")
