@@ -32,9 +32,14 @@ from store.audit import SqlAuditLog
 from store.connections import SqlConnectionStore
 from store.db import Database, open_database
 from store.migrations import migrate
+from store.outbox import SqlOutbox
 from store.settings_store import SqlSettingsStore
 from tabs import bind as bind_tabs
 from tabs import install as install_tabs
+from telemetry import endpoint as telemetry_endpoint
+from telemetry import logs as telemetry_logs
+from telemetry import setup as telemetry_setup
+from telemetry import watch_outbox
 from webhooks import dataverse
 
 log = logging.getLogger("connected_chats")
@@ -45,6 +50,7 @@ SERVICE = web.AppKey("service", ChatService)
 CONNECTOR = web.AppKey("connector", ConnectorClient)
 ADAPTER = web.AppKey("adapter", TeamsAdapter)
 ROUTER = web.AppKey("router", Router)
+TELEMETRY = web.AppKey("telemetry", telemetry_setup.Handle)
 
 
 def open_records(config: Config, credential: Any = None) -> RecordSource:
@@ -103,6 +109,9 @@ async def _resources(app: web.Application) -> AsyncIterator[None]:
         log.warning("MicrosoftAppId is empty: local mode, incoming activities are NOT authenticated")
     # Start-up leaves ~140,000 long-lived objects (msgraph-sdk's models, templates); freezing them keeps the
     # collector from rescanning them under load (profiled: 55 ms pauses, 14 per 10 s at saturation).
+    if TELEMETRY in app:
+        watch_outbox(SqlOutbox(db).depth)
+        app[TELEMETRY].start_sampling()
     gc.collect()
     gc.freeze()
     yield
@@ -115,6 +124,16 @@ async def _resources(app: web.Application) -> AsyncIterator[None]:
         await credential.close()
     await session.close()
     await db.close()
+
+
+async def _telemetry(app: web.Application) -> AsyncIterator[None]:
+    config, observed = app[CONFIG], app[TELEMETRY]
+    scrape = (await telemetry_endpoint.serve(observed, config.metrics_host, config.metrics_port)
+              if config.metrics_port else None)
+    yield
+    if scrape is not None:
+        await scrape.cleanup()
+    await observed.close()
 
 
 async def messages(request: web.Request) -> web.Response:
@@ -134,8 +153,15 @@ async def readyz(request: web.Request) -> web.Response:
 
 
 def create_app(config: Config) -> web.Application:
+    # Before the Application is built: the aiohttp server instrumentation wraps the class.
+    observed = telemetry_setup.start(config.telemetry)
     app = web.Application(client_max_size=1024 * 1024)
     app[CONFIG] = config
+    if observed is not None:
+        app[TELEMETRY] = observed
+        app.cleanup_ctx.append(_telemetry)
+        if config.metrics_token:
+            app.router.add_get("/metrics", telemetry_endpoint.behind_token(observed, config.metrics_token))
     app.cleanup_ctx.append(_resources)
     app.router.add_post("/api/messages", messages)
     app.router.add_get("/healthz", healthz)
@@ -146,11 +172,11 @@ def create_app(config: Config) -> web.Application:
 
 
 def main() -> None:
-    logging.basicConfig(level=logging.INFO, format="%(asctime)s %(levelname)s %(name)s: %(message)s")
     try:
         config = Config.from_env()
     except ValueError as exc:
         raise SystemExit(f"connected-chats cannot start: {exc}") from None
+    telemetry_logs.configure(config.log_format)
     if problem := config.bind_problem():
         raise SystemExit(f"connected-chats refuses to start: {problem}.")
     print(f"connected-chats listening on http://{config.host}:{config.port} (bot endpoint /api/messages)",

@@ -8,6 +8,7 @@ from pathlib import Path
 from urllib.parse import urlparse
 
 from auth.azure_credential import CloudCredential
+from telemetry.setup import Options as TelemetryOptions
 
 BF_OPENID = "https://login.botframework.com/v1/.well-known/openidconfiguration"
 BF_ISSUER = "https://api.botframework.com"
@@ -49,11 +50,34 @@ class Config:
     managed_identity: bool = False  # USE_MANAGED_IDENTITY=1
     azure_client_id: str = ""
     allow_unauthenticated_bind: bool = False  # ALLOW_UNAUTHENTICATED_BIND=1: local mode on a non-loopback HOST
+    # Telemetry (off unless an exporter is configured): see telemetry/.
+    metrics_port: int = 0
+    metrics_host: str = "127.0.0.1"
+    metrics_token: str = ""
+    otlp_endpoint: str = ""
+    appinsights_connection_string: str = ""
+    log_format: str = "text"
+    service_name: str = "connected-chats"
 
     @property
     def local_mode(self) -> bool:
         """No app id: no token checks (Agents Playground, tests)."""
         return not self.app_id
+
+    @property
+    def telemetry(self) -> TelemetryOptions:
+        return TelemetryOptions(service_name=self.service_name,
+                                prometheus=bool(self.metrics_port or self.metrics_token),
+                                otlp_endpoint=self.otlp_endpoint, appinsights=self.appinsights_connection_string)
+
+    def _checked(self) -> Config:
+        if self.metrics_port and self.metrics_port == self.port:
+            raise ValueError("METRICS_PORT must differ from PORT (or use METRICS_TOKEN for /metrics on PORT)")
+        if self.metrics_token and len(self.metrics_token) < 16:
+            raise ValueError("METRICS_TOKEN must be at least 16 characters")
+        if self.otlp_endpoint and not self.otlp_endpoint.startswith(("http://", "https://")):
+            raise ValueError("OTEL_EXPORTER_OTLP_ENDPOINT must be an http(s):// URL (OTLP over HTTP)")
+        return self
 
     @property
     def exposed_local_mode(self) -> bool:
@@ -129,7 +153,12 @@ class Config:
             managed_identity=_flag("USE_MANAGED_IDENTITY", get("USE_MANAGED_IDENTITY")),
             azure_client_id=get("AZURE_CLIENT_ID"),
             allow_unauthenticated_bind=_flag("ALLOW_UNAUTHENTICATED_BIND", get("ALLOW_UNAUTHENTICATED_BIND")),
-        )
+            metrics_port=_port("METRICS_PORT", get("METRICS_PORT", "0")), metrics_host=get("METRICS_HOST", "127.0.0.1"),
+            metrics_token=get("METRICS_TOKEN"), otlp_endpoint=get("OTEL_EXPORTER_OTLP_ENDPOINT"),
+            appinsights_connection_string=get("APPLICATIONINSIGHTS_CONNECTION_STRING"),
+            log_format=_choice("LOG_FORMAT", get("LOG_FORMAT", "text").lower(), ("text", "json")),
+            service_name=get("OTEL_SERVICE_NAME", cls.service_name),
+        )._checked()
 
 
 def _flag(name: str, value: str) -> bool:
@@ -147,3 +176,19 @@ def _is_loopback(host: str) -> bool:
         return ipaddress.ip_address(host.strip("[]")).is_loopback
     except ValueError:
         return False  # a name: it may resolve to anything
+
+
+def _port(name: str, value: str) -> int:
+    try:
+        port = int(value)
+    except ValueError:
+        raise ValueError(f"{name} must be a port number, not {value!r}") from None
+    if not 0 <= port <= 65535:
+        raise ValueError(f"{name} must be between 0 and 65535")
+    return port
+
+
+def _choice(name: str, value: str, allowed: tuple[str, ...]) -> str:
+    if value not in allowed:
+        raise ValueError(f"{name} must be one of {', '.join(allowed)}, not {value!r}")
+    return value

@@ -47,6 +47,7 @@ from msgraph.graph_request_adapter import options as msgraph_options
 from msgraph_core import GraphClientFactory
 from msgraph_core.middleware import GraphTelemetryHandler
 
+import telemetry
 from auth.azure_credential import NOT_CONFIGURED
 from domain.ports import GatewayError
 from graph import policy
@@ -173,6 +174,7 @@ class GraphGateway:
         if self._client is None:
             await self.start()
         with contextlib.ExitStack() as stack:
+            stack.enter_context(telemetry.span("graph.call", {"cc.graph.permission": permission}))
             if policy.remaining() is None:
                 stack.enter_context(policy.budget(self.budget))
             left = max(0.0, policy.remaining() or 0.0)

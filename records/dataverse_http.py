@@ -15,6 +15,7 @@ from typing import Any
 
 import aiohttp
 
+import telemetry
 from domain.ports import GatewayError
 
 log = logging.getLogger(__name__)
@@ -122,6 +123,8 @@ class DataverseClient:
                 refreshed = True
                 attempt -= 1
                 continue
+            if resp.status == THROTTLED:
+                telemetry.cloud_throttled("dataverse", resp.status)
             if self._retryable(method, resp.status):
                 wait = self._wait(resp, attempt)
                 if attempt >= self._max_attempts or wait > self._max_wait:

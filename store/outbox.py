@@ -154,6 +154,16 @@ class SqlOutbox:
         out["oldest_pending_seconds"] = round(max(0.0, age), 3)
         return out
 
+    async def depth(self) -> dict[str, tuple[int, float]]:
+        """Items and the oldest item's age in seconds, per state (for the outbox metrics)."""
+        rows = await self._db.fetch("SELECT state, COUNT(*) AS n, MIN(created_at) AS oldest FROM outbox "
+                                    "GROUP BY state")
+        now, out = datetime.now(UTC), dict.fromkeys(STATES, (0, 0.0))
+        for r in rows:
+            age = (now - datetime.fromisoformat(r["oldest"])).total_seconds() if r["oldest"] else 0.0
+            out[r["state"]] = (int(r["n"]), round(max(0.0, age), 3))
+        return out
+
     async def items(self, state: str, limit: int = 100) -> list[Row]:
         return await self._db.fetch(
             "SELECT id, tenant_id, chat_id, record_type, record_id, state, attempts, last_error, claimed_by, "

@@ -19,6 +19,7 @@ from dataclasses import dataclass, field
 from datetime import UTC, datetime, timedelta
 from typing import TypeVar
 
+import telemetry
 from cards.render import render
 from domain.model import ConversationRef
 from domain.notifications import coalesce
@@ -221,16 +222,20 @@ class DeliveryWorker:
                 await self._act(group, _Ready("defer"))
                 return
             self.stats.posts += 1
-            try:
-                async with asyncio.timeout(POST_TIMEOUT):
-                    await self.messenger.post(ref, card)
-            except DeliveryError as exc:
-                await self._failed(group, exc)
-                return
-            except TimeoutError:
-                await self._failed(group, DeliveryError(504, f"no answer within {POST_TIMEOUT:.0f} s"))
-                return
-            await self._record_done(group)
+            with telemetry.span("outbox.deliver", {"cc.tenant": ref.tenant_id, "cc.items": len(group)}) as current:
+                try:
+                    async with asyncio.timeout(POST_TIMEOUT):
+                        await self.messenger.post(ref, card)
+                except DeliveryError as exc:
+                    telemetry.annotate(current, **{"cc.outcome": "failed", "http.response.status_code": exc.status})
+                    await self._failed(group, exc)
+                    return
+                except TimeoutError:
+                    telemetry.annotate(current, **{"cc.outcome": "timeout"})
+                    await self._failed(group, DeliveryError(504, f"no answer within {POST_TIMEOUT:.0f} s"))
+                    return
+                telemetry.annotate(current, **{"cc.outcome": "delivered"})
+                await self._record_done(group)
         self.stats.delivered += len(group)
 
     async def _record_done(self, group: list[Row]) -> None:
