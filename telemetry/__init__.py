@@ -14,6 +14,10 @@ from typing import Any
 ACTIVITY_ID: ContextVar[str] = ContextVar("activity_id", default="")
 OPERATION_ID: ContextVar[str] = ContextVar("operation_id", default="")
 
+# The metrics as a Prometheus scrape shows them (telemetry.setup creates them; infra/grafana charts them).
+PROMETHEUS_METRICS = ("cc_turn_duration_seconds", "cc_outbox_depth", "cc_outbox_oldest_age_seconds",
+                      "cc_teams_posts_total", "cc_teams_throttled_total", "cc_token_refusals_total",
+                      "cc_cloud_throttled_total", "cc_webhook_requests_total")
 OutboxSampler = Callable[[], Awaitable[Mapping[str, tuple[int, float]]]]
 
 

@@ -6,12 +6,14 @@ from __future__ import annotations
 
 import asyncio
 import json
+import re
 from collections.abc import AsyncIterator
 from pathlib import Path
 
 import aiohttp
 import pytest
 
+from telemetry import PROMETHEUS_METRICS
 from tests import service_process
 from tests.fake_connector import FakeConnector
 from tests.fake_identity import FakeIdentity
@@ -85,6 +87,8 @@ async def test_spans_metrics_and_json_logs_without_secrets(tmp_path: Path, conne
     metrics = own_port[1]
 
     # What an operator watches.
+    exported_names = {re.sub(r"_(bucket|count|sum|created)$", "", n) for n in re.findall(r"^(cc_\w+)", metrics, re.M)}
+    assert exported_names <= set(PROMETHEUS_METRICS), exported_names - set(PROMETHEUS_METRICS)
     assert 'cc_turn_duration_seconds_count{command="help",kind="message"' in metrics
     assert 'command="unknown"' in metrics  # a sender's first word never becomes a label
     assert 'cc_token_refusals_total{' in metrics and 'reason="signature"' in metrics
