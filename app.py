@@ -13,12 +13,12 @@ from aiohttp import web
 from auth import azure_credential
 from auth.jwks import KeySet
 from auth.outgoing import ClientCredentials, ManagedIdentityToken
-from bots import collab_commands, commands, extension
+from bots import collab_commands, commands, extension, set_command
 from bots.adapter import TeamsAdapter
-from bots.connector import ConnectorClient, TokenSource
+from bots.background import Background
 from bots.router import Router
-from cards.render import render
-from config import Config
+from cards.results import context_card
+from config import Config, ConfigError, SourceKind
 from domain.collab import CollabService
 from domain.model import ConversationRef
 from domain.ports import RecordSource
@@ -26,6 +26,7 @@ from domain.results import ContextNote
 from domain.service import ChatService
 from graph import GraphGateway
 from manifest.render import rsc_permissions
+from notify import pipeline
 from records import SourceConfigError, open_source
 from records.directory_file import DirectoryError
 from store.audit import SqlAuditLog
@@ -36,6 +37,7 @@ from store.outbox import SqlOutbox
 from store.settings_store import SqlSettingsStore
 from tabs import bind as bind_tabs
 from tabs import install as install_tabs
+from teams.connector import ConnectorClient, TokenSource
 from telemetry import endpoint as telemetry_endpoint
 from telemetry import logs as telemetry_logs
 from telemetry import setup as telemetry_setup
@@ -55,11 +57,10 @@ TELEMETRY = web.AppKey("telemetry", telemetry_setup.Handle)
 
 def open_records(config: Config, credential: Any = None) -> RecordSource:
     try:
-        return open_source(config.record_source, config.public_url, credential=credential)
+        return open_source(config.record_source, config.public_url, config.dataverse_auth,
+                           config.dataverse_record_types, credential)
     except (SourceConfigError, DirectoryError) as exc:
         raise SystemExit(f"connected-chats cannot start: {exc}") from None
-    if problem := config.bind_problem():
-        raise SystemExit(f"connected-chats refuses to start: {problem}.")
 
 
 def _bot_tokens(config: Config, session: aiohttp.ClientSession) -> TokenSource | None:
@@ -81,24 +82,32 @@ async def _resources(app: web.Application) -> AsyncIterator[None]:
     credential = azure_credential.build(config.cloud_credential, client_id=config.cloud_client_id,
                                         tenant_id=config.app_tenant_id, secret=config.app_password)
     records = open_records(config, credential)
-    service = ChatService(records, SqlConnectionStore(db), SqlSettingsStore(db), SqlAuditLog(db))
+    settings = SqlSettingsStore(db)  # one instance: the notifier sees a change saved on the admin tab at once
+    service = ChatService(records, SqlConnectionStore(db), settings, SqlAuditLog(db))
     connector = ConnectorClient(session, _bot_tokens(config, session))
     graph = GraphGateway(config.graph_base_url, config.graph_auth, config.teams_app_catalog_id or None,
                          config.teams_app_id or None, rsc_permissions=rsc_permissions(), credential=credential)
     await graph.start()  # pays msgraph-sdk's import cost before the port opens
 
     async def announce(ref: ConversationRef, note: ContextNote) -> None:
-        await connector.post(ref, render("context", note=note))
+        await connector.post(ref, context_card(note))
 
+    notifications = pipeline.start(SqlOutbox(db), records, SqlConnectionStore(db), settings, connector,
+                                   config.allowed_tenants)
+    background = Background()
     router = Router()
     commands.register(router, service)
-    extension.register(router, service, connector)
-    collab_commands.register(router, CollabService(service, graph, announce), connector)
+    extension.register(router, service, connector, background)
+    collab_commands.register(router, CollabService(service, graph, announce), connector, background)
+    # With Dataverse the webhook reports the change `set` makes; the local source has no webhook.
+    set_command.register(router, service, notifications.notifier,
+                         submit_changes=config.source_kind is SourceKind.LOCAL)
     keys = None if config.local_mode else KeySet(session, config.openid_url, config.key_refetch_seconds)
     # The signing keys are fetched now, in the background: the first activity should not wait for them.
     warm_keys = asyncio.create_task(keys.start()) if keys is not None else None
     app[SESSION], app[DB], app[SERVICE], app[CONNECTOR], app[ROUTER] = session, db, service, connector, router
     bind_tabs(app, config, session, service, connector, graph)
+    dataverse.bind(app, config, notifications)
     app[ADAPTER] = TeamsAdapter(router, connector, keys, config.app_id, config.token_issuer, config.allowed_tenants)
     if config.exposed_local_mode:
         log.warning("!!! LOCAL MODE ON %s:%s: MicrosoftAppId is empty, so activities are NOT authenticated, and "
@@ -107,16 +116,18 @@ async def _resources(app: web.Application) -> AsyncIterator[None]:
                     config.host, config.port, config.host, config.port)
     elif config.local_mode:
         log.warning("MicrosoftAppId is empty: local mode, incoming activities are NOT authenticated")
-    # Start-up leaves ~140,000 long-lived objects (msgraph-sdk's models, templates); freezing them keeps the
-    # collector from rescanning them under load (profiled: 55 ms pauses, 14 per 10 s at saturation).
     if TELEMETRY in app:
         watch_outbox(SqlOutbox(db).depth)
         app[TELEMETRY].start_sampling()
+    # Start-up leaves ~140,000 long-lived objects (msgraph-sdk's models, templates); freezing them keeps the
+    # collector from rescanning them under load (profiled: 55 ms pauses, 14 per 10 s at saturation).
     gc.collect()
     gc.freeze()
     yield
     if warm_keys is not None:
         warm_keys.cancel()
+    await notifications.worker.stop()
+    await background.close()
     await graph.close()
     if close := getattr(records, "close", None):
         await close()
@@ -167,14 +178,14 @@ def create_app(config: Config) -> web.Application:
     app.router.add_get("/healthz", healthz)
     app.router.add_get("/readyz", readyz)
     install_tabs(app)
-    dataverse.install(app, config=CONFIG, db=DB, service=SERVICE, connector=CONNECTOR, router=ROUTER)
+    dataverse.install(app)
     return app
 
 
 def main() -> None:
     try:
         config = Config.from_env()
-    except ValueError as exc:
+    except ConfigError as exc:
         raise SystemExit(f"connected-chats cannot start: {exc}") from None
     telemetry_logs.configure(config.log_format)
     if problem := config.bind_problem():

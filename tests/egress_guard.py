@@ -4,6 +4,7 @@ each, and refused, so a probe never leaves the machine while the test reads what
 from __future__ import annotations
 
 import ipaddress
+import os
 import runpy
 import sys
 from typing import Any
@@ -42,6 +43,8 @@ def main() -> None:
 
     sys.addaudithook(hook)
     sys.argv = [script, *rest]
+    # As `python <script>` would: its own folder first on the path, not tests/ (whose teams.py would shadow teams/).
+    sys.path[0] = os.path.dirname(os.path.abspath(script))
     runpy.run_path(script, run_name="__main__")
 
 

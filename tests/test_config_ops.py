@@ -28,5 +28,5 @@ def test_cloud_credential_selection(env: dict[str, str], kind: CloudCredential, 
 
 
 def test_a_flag_that_is_not_a_yes_or_no_is_refused() -> None:
-    with pytest.raises(ValueError, match="USE_MANAGED_IDENTITY must be"):
+    with pytest.raises(ValueError, match=r"USE_MANAGED_IDENTITY .maybe.: expected"):
         Config.from_env({"USE_MANAGED_IDENTITY": "maybe"})

@@ -96,15 +96,15 @@ async def test_unknown_kid_refetches_at_most_once_per_window(bot, identity, conn
     """Random key ids do not turn into a stream of key fetches; a key published later is picked up."""
     assert await send(bot, connector, identity.sign(claims(connector))) == 200
     await asyncio.sleep(WINDOW * 1.5)
-    before = identity.key_fetches
+    before = identity.bf_key_fetches
     for n in range(5):
         assert await send(bot, connector, identity.sign(claims(connector), kid=f"random-{n}")) == 401
-    assert identity.key_fetches == before + 1
+    assert identity.bf_key_fetches == before + 1
     rotated = identity.publish(endorsements=["msteams"])
     assert await send(bot, connector, identity.sign(claims(connector), kid=rotated)) == 401  # inside the window
     await asyncio.sleep(WINDOW * 1.5)
     assert await send(bot, connector, identity.sign(claims(connector), kid=rotated)) == 200
-    assert identity.key_fetches == before + 2
+    assert identity.bf_key_fetches == before + 2
 
 
 async def test_failed_refresh_keeps_cached_keys(bot, identity, connector: FakeConnector):
@@ -112,10 +112,10 @@ async def test_failed_refresh_keeps_cached_keys(bot, identity, connector: FakeCo
     assert await send(bot, connector, identity.sign(claims(connector))) == 200
     await asyncio.sleep(WINDOW * 1.5)
     identity.keys_fail = 503
-    before = identity.key_fetches
+    before = identity.bf_key_fetches
     assert await send(bot, connector, identity.sign(claims(connector), kid="unknown")) == 401  # refetch fails
     assert await send(bot, connector, identity.sign(claims(connector), kid="unknown-2")) == 401
-    assert identity.key_fetches == before + 1  # the failed attempt counts against the window
+    assert identity.bf_key_fetches == before + 1  # the failed attempt counts against the window
     assert await send(bot, connector, identity.sign(claims(connector))) == 200  # still signed in
     await asyncio.sleep(WINDOW * 1.5)
     identity.keys_fail = None
