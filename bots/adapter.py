@@ -30,8 +30,10 @@ from teams.connector import ConnectorClient, envelope
 log = logging.getLogger(__name__)
 MAX_BODY = 512 * 1024
 _TURN_KEY = "connected_chats.turn"
-_OUTCOME_KEY = "connected_chats.outcome"
-_KIND_KEY = "connected_chats.kind"
+# What a request learned, for telemetry (TeamsAdapter.handle reads them once the answer is known).
+_REQ_TURN = web.RequestKey("connected_chats.turn", Turn)
+_OUTCOME_KEY = web.RequestKey("connected_chats.outcome", str)
+_KIND_KEY = web.RequestKey("connected_chats.kind", str)
 KINDS = frozenset({"message", "invoke", "conversationUpdate", "installationUpdate", "messageReaction", "event"})
 _OUTCOMES = {200: "ok", 400: "bad_request", 401: "refused", 403: "forbidden", 413: "bad_request"}
 
@@ -174,7 +176,7 @@ class TeamsAdapter:
         began = time.perf_counter()
         with telemetry.span("teams.turn") as current:
             response = await self._handle(request)
-            turn: Turn | None = request.get(_TURN_KEY)
+            turn = request.get(_REQ_TURN)
             kind = request.get(_KIND_KEY, "other")  # set once the body is known to be an activity
             command = self._router.label(turn) if turn else ""
             outcome = request.get(_OUTCOME_KEY) or _OUTCOMES.get(response.status, "error")
@@ -216,7 +218,7 @@ class TeamsAdapter:
         except (TypeError, ValueError, AttributeError):
             return _error(400, "the activity could not be read")
         turn = _turn(activity, raw)
-        request[_TURN_KEY] = turn
+        request[_REQ_TURN] = turn
         if self._allowed and turn.ctx.tenant_id not in self._allowed:
             return _error(403, "this tenant is not allowed to use this bot")
         context = TurnContext(self._adapter, activity)
