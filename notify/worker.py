@@ -26,7 +26,7 @@ from domain.notifications import coalesce
 from domain.ports import ConnectionStore, DeliveryError, Messenger, Outbox
 from notify.claims import POST_TIMEOUT, RENEW_EVERY, Claims, Row
 from notify.notifier import from_payload
-from notify.pacing import Pacer
+from notify.pacing import SHARED_SPACING, Pacer
 
 log = logging.getLogger(__name__)
 T = TypeVar("T")
@@ -189,6 +189,12 @@ class DeliveryWorker:
         at = self.pacer.slot(tenant, chat, now)
         if at - now > HOLD_MAX:
             return _Ready("defer", wait=at - now)
+        if self.outbox.shared_pace:  # the tenant's pace is shared with the other replicas, in the database
+            reserved, wait = await self.outbox.tenant_slot(tenant, at - now, SHARED_SPACING, HOLD_MAX)
+            now = time.monotonic()
+            if not reserved:
+                return _Ready("defer", wait=wait)
+            at = now + wait
         self.pacer.take(tenant, chat, at)
         if at > now and not await self._pause(at - now):
             return _Ready("defer")
