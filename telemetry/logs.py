@@ -36,6 +36,8 @@ class JsonFormatter(logging.Formatter):
 
 def configure(log_format: str, level: int = logging.INFO) -> None:
     """Root logging for `python app.py`: text (the default) or JSON lines on stderr."""
+    # azure-core logs every request it sends at INFO (token endpoints, telemetry exports): noise, not operations.
+    logging.getLogger("azure.core.pipeline.policies.http_logging_policy").setLevel(logging.WARNING)
     if log_format != "json":
         logging.basicConfig(level=level, format="%(asctime)s %(levelname)s %(name)s: %(message)s")
         return

@@ -12,6 +12,7 @@ from pathlib import Path
 
 import aiohttp
 import pytest
+from aiohttp import web
 
 from telemetry import PROMETHEUS_METRICS
 from tests import service_process
@@ -20,6 +21,7 @@ from tests.fake_identity import FakeIdentity
 from tests.fake_otlp import FakeCollector
 from tests.notify_helpers import CASE, KEY, sample_body
 from tests.playground_support import free_port
+from tests.servers import serve
 from tests.teams import GROUP, Bot, activity
 
 APP_ID = "11111111-2222-3333-4444-555555555555"
@@ -123,3 +125,35 @@ async def test_spans_metrics_and_json_logs_without_secrets(tmp_path: Path, conne
 def service_process_sample_wait() -> float:
     """The outbox gauges are sampled every 10 s in the background; the first sample runs at start."""
     return 0.5
+
+
+async def test_azure_monitor_exports_to_the_configured_ingestion_endpoint(tmp_path: Path, connector: FakeConnector):
+    """APPLICATIONINSIGHTS_CONNECTION_STRING: telemetry goes to the connection string's ingestion endpoint (here a
+    fake on loopback) and nowhere else (no metadata-endpoint probe), without the message text."""
+    received: list[bytes] = []
+
+    async def track(request: web.Request) -> web.Response:
+        received.append(await request.read())
+        return web.json_response({"itemsReceived": 1, "itemsAccepted": 1, "errors": []})
+
+    ingestion = web.Application()
+    ingestion.router.add_post("/v2.1/track", track)
+    runner, ingest_url = await serve(ingestion)
+    report = tmp_path / "egress.txt"
+    env = service_process.service_env(tmp_path, GRAPH_AUTH="none",
+                                      APPLICATIONINSIGHTS_CONNECTION_STRING=(
+                                          "InstrumentationKey=00000000-0000-0000-0000-000000000000;"
+                                          f"IngestionEndpoint={ingest_url};LiveEndpoint={ingest_url}"))
+    proc, url = await asyncio.to_thread(service_process.start, tmp_path, env, None, "service", 45, report)
+    try:
+        async with aiohttp.ClientSession() as http:
+            status, _ = await Bot(url, connector.url, http).say(f"help {MARKER}")
+            assert status == 200
+        await asyncio.to_thread(proc.stop)
+    finally:
+        proc.stop()
+        await runner.cleanup()
+    assert not report.exists(), report.read_text()
+    body = b"".join(received)
+    assert b"teams.turn" in body, proc.tail()
+    assert MARKER.encode() not in body
