@@ -5,7 +5,7 @@ from __future__ import annotations
 import pytest
 
 from auth.azure_credential import CloudCredential
-from config import Config
+from config import Config, ConfigError
 
 
 @pytest.mark.parametrize(("env", "kind", "client_id"), [
@@ -30,3 +30,25 @@ def test_cloud_credential_selection(env: dict[str, str], kind: CloudCredential, 
 def test_a_flag_that_is_not_a_yes_or_no_is_refused() -> None:
     with pytest.raises(ValueError, match=r"USE_MANAGED_IDENTITY .maybe.: expected"):
         Config.from_env({"USE_MANAGED_IDENTITY": "maybe"})
+
+
+@pytest.mark.parametrize(("env", "named"), [
+    ({"LOG_FORMAT": "xml"}, "LOG_FORMAT"),
+    ({"METRICS_PORT": "http"}, "METRICS_PORT"),
+    ({"METRICS_PORT": "3978"}, "METRICS_PORT"),  # the service's own port
+    ({"METRICS_TOKEN": "short"}, "METRICS_TOKEN"),
+    ({"OTEL_EXPORTER_OTLP_ENDPOINT": "collector:4317"}, "OTEL_EXPORTER_OTLP_ENDPOINT"),
+    ({"ALLOW_UNAUTHENTICATED_BIND": "sure"}, "ALLOW_UNAUTHENTICATED_BIND"),
+])
+def test_unusable_telemetry_and_bind_settings_are_refused_by_name(env: dict[str, str], named: str) -> None:
+    with pytest.raises(ConfigError, match=named):
+        Config.from_env(env)
+
+
+def test_telemetry_is_off_unless_an_exporter_is_configured() -> None:
+    assert not Config.from_env({}).telemetry.wanted
+    assert not Config.from_env({"LOG_FORMAT": "json", "OTEL_SERVICE_NAME": "x"}).telemetry.wanted
+    for env in ({"METRICS_PORT": "9464"}, {"METRICS_TOKEN": "0123456789abcdef"},
+                {"OTEL_EXPORTER_OTLP_ENDPOINT": "http://127.0.0.1:4318"},
+                {"APPLICATIONINSIGHTS_CONNECTION_STRING": "InstrumentationKey=x"}):
+        assert Config.from_env(env).telemetry.wanted, env
