@@ -4,10 +4,9 @@ from __future__ import annotations
 
 import os
 import sys
-import urllib.request
 from pathlib import Path
 
-from tests.playground_support import ROOT, Proc, _spawn, _wait, free_port
+from tests.playground_support import ROOT, Proc, _spawn, free_port, wait_healthy
 
 CLEAN = ("MicrosoftApp", "DATABASE_URL", "AZURE_", "GRAPH_", "DATAVERSE_", "RECORD_SOURCE", "HOST", "PORT",
          "OTEL_", "APPLICATIONINSIGHTS_", "METRICS_", "LOG_FORMAT", "ALLOW_UNAUTHENTICATED_BIND", "USE_MANAGED")
@@ -27,12 +26,5 @@ def start(workdir: Path, env: dict[str, str], wrapper: list[str] | None = None, 
     guard = [str(ROOT / "tests" / "egress_guard.py"), str(egress_report)] if egress_report else []
     proc = _spawn(name, [*(wrapper or []), sys.executable, *guard, "app.py"], ROOT, env, workdir / f"{name}.log")
     url = f"http://127.0.0.1:{env['PORT']}"
-
-    def healthy() -> bool:
-        try:
-            with urllib.request.urlopen(url + "/healthz", timeout=1) as resp:
-                return bool(resp.status == 200)
-        except OSError:
-            return False
-    _wait(proc, healthy, timeout, "answer on /healthz")
+    wait_healthy(proc, url, timeout)
     return proc, url

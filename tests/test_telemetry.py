@@ -31,13 +31,6 @@ METRICS_TOKEN = "metrics-token-zq-3141592653"
 
 
 @pytest.fixture
-async def identity() -> AsyncIterator[FakeIdentity]:
-    fake = await FakeIdentity().start()
-    yield fake
-    await fake.stop()
-
-
-@pytest.fixture
 async def collector() -> AsyncIterator[FakeCollector]:
     fake = await FakeCollector().start()
     yield fake

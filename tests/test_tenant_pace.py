@@ -9,6 +9,7 @@ from datetime import UTC, datetime
 import aiohttp
 import pytest
 
+from bench.notify_bench import busiest_second
 from domain.model import ConversationRef
 from store.connections import SqlConnectionStore
 from store.db import open_database
@@ -46,16 +47,6 @@ async def _seed(url: str, records: list[str], service_url: str) -> dict[str, str
     finally:
         await db.close()
     return chats
-
-
-def busiest_second(times: list[float]) -> int:
-    """The most posts within any one-second window."""
-    times, best, first = sorted(times), 0, 0
-    for last, at in enumerate(times):
-        while at - times[first] >= 1.0:
-            first += 1
-        best = max(best, last - first + 1)
-    return best
 
 
 async def test_two_replicas_share_one_tenant_budget(pg_url: str, tmp_path, connector: FakeConnector):

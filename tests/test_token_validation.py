@@ -24,13 +24,6 @@ WINDOW = 0.4  # the test's refetch window (60 s in production)
 
 
 @pytest.fixture
-async def identity() -> AsyncIterator[FakeIdentity]:
-    fake = await FakeIdentity().start()
-    yield fake
-    await fake.stop()
-
-
-@pytest.fixture
 async def bot(sqlite_url: str, connector: FakeConnector, http: aiohttp.ClientSession, identity: FakeIdentity
               ) -> AsyncIterator[Bot]:
     config = test_config(sqlite_url, app_id=APP_ID, app_password="secret", openid_url=identity.openid_url,
