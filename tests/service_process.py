@@ -3,13 +3,24 @@ it answers /healthz; every wait is bounded."""
 from __future__ import annotations
 
 import os
+import shutil
 import sys
 from pathlib import Path
+
+import pytest
 
 from tests.playground_support import ROOT, Proc, _spawn, free_port, wait_healthy
 
 CLEAN = ("MicrosoftApp", "DATABASE_URL", "AZURE_", "GRAPH_", "DATAVERSE_", "RECORD_SOURCE", "HOST", "PORT",
          "OTEL_", "APPLICATIONINSIGHTS_", "METRICS_", "LOG_FORMAT", "ALLOW_UNAUTHENTICATED_BIND", "USE_MANAGED")
+
+
+def can_unshare() -> bool:
+    """Linux namespaces for a test (`unshare -n`, `unshare --time`): util-linux and root (as in CI)."""
+    return shutil.which("unshare") is not None and os.geteuid() == 0
+
+
+NEEDS_UNSHARE = pytest.mark.skipif(not can_unshare(), reason="needs unshare (util-linux) and root for a namespace")
 
 
 def service_env(workdir: Path, **env: str) -> dict[str, str]:

@@ -3,12 +3,10 @@ no managed identity is probed (169.254.169.254), and Graph-backed commands say w
 from __future__ import annotations
 
 import asyncio
-import shutil
 import sys
 from pathlib import Path
 
 import aiohttp
-import pytest
 
 from tests import service_process
 from tests.egress_probe import exercise
@@ -35,7 +33,7 @@ async def test_defaults_make_no_connection_beyond_loopback(tmp_path: Path, conne
     assert "Microsoft Graph is not configured" in new_chat
     assert "AZURE_CLIENT_ID" in new_chat
 
-@pytest.mark.skipif(shutil.which("unshare") is None, reason="needs unshare (util-linux) for a network namespace")
+@service_process.NEEDS_UNSHARE
 async def test_defaults_start_in_a_network_namespace_with_only_loopback(tmp_path: Path):
     """The same service and commands where only loopback exists (`unshare -n`): nothing attempts to leave, and the
     log shows no failed cloud probe."""

@@ -4,7 +4,6 @@ namespace (`unshare -n`, loopback only), so even a wrong start exposes nothing."
 from __future__ import annotations
 
 import asyncio
-import shutil
 import sys
 from pathlib import Path
 
@@ -12,7 +11,7 @@ import pytest
 
 from tests import service_process
 
-pytestmark = pytest.mark.skipif(shutil.which("unshare") is None, reason="needs unshare (util-linux)")
+pytestmark = service_process.NEEDS_UNSHARE
 NAMESPACE = ["unshare", "-n", "sh", "-c", 'ip link set lo up && exec "$@"', "sh"]
 
 

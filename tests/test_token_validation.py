@@ -4,7 +4,6 @@ failed key refreshes. Every case goes through POST /api/messages with tokens sig
 from __future__ import annotations
 
 import asyncio
-import shutil
 import time
 from collections.abc import AsyncIterator
 from pathlib import Path
@@ -133,7 +132,7 @@ async def test_failed_first_fetch_recovers(sqlite_url, connector: FakeConnector,
         await runner.cleanup()
 
 
-@pytest.mark.skipif(shutil.which("unshare") is None, reason="needs unshare (util-linux) for a time namespace")
+@service_process.NEEDS_UNSHARE
 async def test_first_token_on_a_freshly_booted_host(tmp_path: Path, identity, connector: FakeConnector, http):
     """On a host up for seconds (a time namespace whose monotonic clock reads ~5 s) the keys are still fetched
     and the first valid token is accepted."""
