@@ -24,19 +24,23 @@ from domain.model import ConversationRef
 from domain.ports import RecordSource
 from domain.results import ContextNote
 from domain.service import ChatService
+from domain.settings_watch import WatchedSettings
 from graph import GraphGateway
 from manifest.render import rsc_permissions
 from notify import pipeline
 from records import SourceConfigError, open_source
+from records.dataverse_registrations import start_sync
 from records.directory_file import DirectoryError
 from store.audit import SqlAuditLog
 from store.connections import SqlConnectionStore
 from store.db import Database, open_database
+from store.local_timeline import SqlLocalTimeline
 from store.migrations import migrate
 from store.outbox import SqlOutbox
 from store.settings_store import SqlSettingsStore
 from tabs import bind as bind_tabs
 from tabs import install as install_tabs
+from tabs.registrations_api import REGISTRATIONS
 from teams.connector import ConnectorClient, TokenSource
 from telemetry import endpoint as telemetry_endpoint
 from telemetry import logs as telemetry_logs
@@ -82,8 +86,18 @@ async def _resources(app: web.Application) -> AsyncIterator[None]:
     credential = azure_credential.build(config.cloud_credential, client_id=config.cloud_client_id,
                                         tenant_id=config.app_tenant_id, secret=config.app_password)
     records = open_records(config, credential)
-    settings = SqlSettingsStore(db)  # one instance: the notifier sees a change saved on the admin tab at once
+    if keep := getattr(records, "keep_timeline_in", None):
+        keep(SqlLocalTimeline(db))  # the local directory's timeline persists with the service's state
+    # Checked in the background so a slow CRM never delays the port opening; problems are logged as warnings.
+    checking = asyncio.create_task(_startup_check(records))
+    # One instance: the notifier sees a change saved on the admin tab at once, and saves are watched.
+    settings = WatchedSettings(SqlSettingsStore(db))
     service = ChatService(records, SqlConnectionStore(db), settings, SqlAuditLog(db))
+    # Dataverse only: keep its webhook steps matching the settings, at start and after every save (background).
+    registrations = start_sync(records, settings, config.dataverse_endpoint_name)
+    if registrations is not None:
+        settings.on_save(registrations.request)
+        app[REGISTRATIONS] = registrations
     connector = ConnectorClient(session, _bot_tokens(config, session))
     graph = GraphGateway(config.graph_base_url, config.graph_auth, config.teams_app_catalog_id or None,
                          config.teams_app_id or None, rsc_permissions=rsc_permissions(), credential=credential)
@@ -96,7 +110,7 @@ async def _resources(app: web.Application) -> AsyncIterator[None]:
                                    config.allowed_tenants)
     background = Background()
     router = Router()
-    commands.register(router, service)
+    commands.register(router, service, config.timeline_window)
     extension.register(router, service, connector, background)
     collab_commands.register(router, CollabService(service, graph, announce), connector, background)
     # With Dataverse the webhook reports the change `set` makes; the local source has no webhook.
@@ -126,6 +140,9 @@ async def _resources(app: web.Application) -> AsyncIterator[None]:
     yield
     if warm_keys is not None:
         warm_keys.cancel()
+    checking.cancel()
+    if registrations is not None:
+        await registrations.close()
     await notifications.worker.stop()
     await background.close()
     await graph.close()
@@ -145,6 +162,12 @@ async def _telemetry(app: web.Application) -> AsyncIterator[None]:
     if scrape is not None:
         await scrape.cleanup()
     await observed.close()
+
+
+async def _startup_check(records: RecordSource) -> None:
+    check = getattr(records, "startup_check", None)
+    for problem in await check() if check else []:
+        log.warning("record source: %s", problem)
 
 
 async def messages(request: web.Request) -> web.Response:

@@ -61,6 +61,16 @@ def _port(text: str) -> int:
     return int(text)
 
 
+def _seconds(name: str, text: str) -> float:
+    try:
+        value = float(text)
+    except ValueError:
+        value = -1.0
+    if not 0 <= value <= 3600:
+        raise ConfigError(f"{name} {text!r}: expected a number of seconds from 0 to 3600")
+    return value
+
+
 def manifest_values(env: Mapping[str, str] | None = None) -> dict[str, str]:
     """The manifest build's inputs that are set in the environment (MANIFEST_ENV), by field name."""
     e = _environ(env)
@@ -115,6 +125,8 @@ class Config:
     appinsights_connection_string: str = ""
     log_format: str = "text"
     service_name: str = "connected-chats"
+    dataverse_endpoint_name: str = "connected-chats"  # the webhook serviceendpoint register_webhooks made
+    timeline_window: float = 5.0  # seconds: at most one timeline write per chat per window (issue 14)
 
     @property
     def local_mode(self) -> bool:
@@ -225,6 +237,8 @@ class Config:
             appinsights_connection_string=get("APPLICATIONINSIGHTS_CONNECTION_STRING"),
             log_format=_choice("LOG_FORMAT", get("LOG_FORMAT", "text").lower(), LOG_FORMATS),
             service_name=get("OTEL_SERVICE_NAME", cls.service_name),
+            timeline_window=_seconds("TIMELINE_ACTIVITY_WINDOW", get("TIMELINE_ACTIVITY_WINDOW", "5")),
+            dataverse_endpoint_name=get("DATAVERSE_ENDPOINT_NAME", "connected-chats"),
         )._checked()
 
 

@@ -29,7 +29,7 @@ async def test_defaults_make_no_connection_beyond_loopback(tmp_path: Path, conne
     assert attempts == "", f"the service tried to leave loopback:\n{attempts}\n{proc.tail()}"
     suggest = next(t for t in texts if "Suggested contacts" in t)
     new_chat = next(t for t in texts if "create the chat" in t)
-    assert "licences and presence were not checked: Microsoft Graph is not configured" in suggest
+    assert "Teams licences could not be checked (Microsoft Graph is not configured" in suggest
     assert "Microsoft Graph is not configured" in new_chat
     assert "AZURE_CLIENT_ID" in new_chat
 
