@@ -68,6 +68,11 @@
       owner_can_disconnect: on("owner_can_disconnect"), connector_can_disconnect: on("connector_can_disconnect"),
       join_chat: on("join_chat"), notify: on("notify"),
       watched: $$("input[data-watch]:checked", panel).map((b) => b.value),
+      similar_contacts: on("similar_contacts"),
+      similar_first: $("[data-key=similar_first]", panel).value === "true",
+      similar_lookback_days: Number($("[data-key=similar_lookback_days]", panel).value),
+      similar_threshold: Number($("[data-key=similar_threshold]", panel).value),
+      similar_fields: $$("input[data-similar]:checked", panel).map((b) => b.value),
       contact_rules: $$(".rule", panel).map((r) => {
         const kind = $("[data-key=kind]", r).value;
         const path = $("[data-key=path]", r).value.split(/[.,>\s]+/).filter(Boolean);
