@@ -71,6 +71,10 @@ STEPS: list[str | dict[str, str]] = [
             updated_at TEXT NOT NULL);
         """,
     },
+    # Replicas on one PostgreSQL share each tenant's send pace: the next free send moment per tenant (epoch s).
+    """
+    CREATE TABLE tenant_pace (tenant_id TEXT PRIMARY KEY, next_at DOUBLE PRECISION NOT NULL);
+    """,
     # Chat names for untitled chats (from their members) and who was seen in which chat (never message text):
     # members see their chats as theirs, and the record page offers an agent's recent chats by name.
     """
