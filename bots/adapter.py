@@ -4,9 +4,9 @@ invokes are answered with our own JSON response (botbuilder 4.17.1's CloudAdapte
 from __future__ import annotations
 
 import logging
+import time
 from typing import Any
 
-import orjson
 from aiohttp import web
 from botbuilder.core import ActivityHandler, BotAdapter, InvokeResponse, TurnContext
 from botbuilder.schema import (
@@ -18,16 +18,24 @@ from botbuilder.schema import (
     ResourceResponse,
 )
 
-from auth.jwks import Expectation, InvalidToken, KeySet
+import telemetry
+from auth.jwks import Expectation, InvalidToken, KeySet, Refusal
 from bots.parsing import strip_bot_mention
 from bots.router import Router
 from bots.turn import Mention, Reply, Turn
 from domain.results import ChatContext
+from teams import wirejson
 from teams.connector import ConnectorClient, envelope
 
 log = logging.getLogger(__name__)
 MAX_BODY = 512 * 1024
 _TURN_KEY = "connected_chats.turn"
+# What a request learned, for telemetry (TeamsAdapter.handle reads them once the answer is known).
+_REQ_TURN = web.RequestKey("connected_chats.turn", Turn)
+_OUTCOME_KEY = web.RequestKey("connected_chats.outcome", str)
+_KIND_KEY = web.RequestKey("connected_chats.kind", str)
+KINDS = frozenset({"message", "invoke", "conversationUpdate", "installationUpdate", "messageReaction", "event"})
+_OUTCOMES = {200: "ok", 400: "bad_request", 401: "refused", 403: "forbidden", 413: "bad_request"}
 
 
 class _Adapter(BotAdapter):
@@ -102,8 +110,8 @@ def _activity(raw: dict[str, Any]) -> Activity:
 
     def members(key: str) -> list[ChannelAccount] | None:
         items = raw.get(key)
-        return [ChannelAccount(id=str(m.get("id", "")), name=m.get("name")) for m in items
-                if isinstance(m, dict)] if isinstance(items, list) else None
+        return [ChannelAccount(id=str(m.get("id", "")), name=m.get("name"), aad_object_id=m.get("aadObjectId"))
+                for m in items if isinstance(m, dict)] if isinstance(items, list) else None
 
     return Activity(
         type=raw["type"], id=raw.get("id"), name=raw.get("name"), text=raw.get("text"), value=raw.get("value"),
@@ -126,6 +134,7 @@ def _turn(activity: Activity, raw: dict[str, Any]) -> Turn:
     if channel_data.get("channel") or channel_data.get("teamsChannelId"):
         conv_type = "channel"
     bot_names = {(bot.name or "").lower()}
+    to_bot = conv_type == "personal"
     mentions = []
     for entity in raw.get("entities") or []:
         mentioned = entity.get("mentioned") or {} if isinstance(entity, dict) else {}
@@ -133,11 +142,16 @@ def _turn(activity: Activity, raw: dict[str, Any]) -> Turn:
             continue
         if mentioned.get("id") == bot.id:
             bot_names.add(str(mentioned.get("name", "")).lower())
+            to_bot = True
         else:
             mentions.append(Mention(str(mentioned.get("id", "")), str(mentioned.get("name", "")),
                                     str(mentioned.get("aadObjectId", ""))))
     added = [m.id for m in activity.members_added or []]
     removed = [m.id for m in activity.members_removed or []]
+    people = {key: tuple(Mention(str(m.id), str(m.name or ""), str(m.aad_object_id or "").lower()) for m in members
+                         if m.id != bot.id) for key, members in (("joined", activity.members_added or []),
+                                                                  ("left", activity.members_removed or []))}
+    topic = raw.get("topicName") if activity.type == "conversationUpdate" else None
     install = activity.action if activity.type == "installationUpdate" else None
     ctx = ChatContext(tenant_id=tenant, conversation_id=conv.id, conversation_type=conv_type,
                       user_aad=(sender.aad_object_id or "").lower() if sender else "",
@@ -151,7 +165,8 @@ def _turn(activity: Activity, raw: dict[str, Any]) -> Turn:
                 # as conversationUpdate membersAdded: only the latter counts, or every welcome is sent twice.
                 bot_added=bot.id in added,
                 bot_removed=bot.id in removed or install in ("remove", "remove-upgrade"),
-                chat_title=conv.name or "")
+                chat_title=conv.name or "", addressed=to_bot, topic=topic if isinstance(topic, str) else None,
+                **people)
 
 
 class TeamsAdapter:
@@ -160,37 +175,61 @@ class TeamsAdapter:
     def __init__(self, router: Router, connector: ConnectorClient, keys: KeySet | None, app_id: str,
                  issuer: str, allowed_tenants: frozenset[str]) -> None:
         self._adapter = _Adapter(connector)
+        self._router = router
         self._bot = _Dispatcher(router, connector)
         self._keys = keys
         self._expect = Expectation(issuers=(issuer,), audiences=(app_id,))
         self._allowed = allowed_tenants
 
     async def handle(self, request: web.Request) -> web.Response:
+        if not telemetry.S.on:
+            return await self._handle(request)
+        began = time.perf_counter()
+        with telemetry.span("teams.turn") as current:
+            response = await self._handle(request)
+            turn = request.get(_REQ_TURN)
+            kind = request.get(_KIND_KEY, "other")  # set once the body is known to be an activity
+            command = self._router.label(turn) if turn else ""
+            outcome = request.get(_OUTCOME_KEY) or _OUTCOMES.get(response.status, "error")
+            telemetry.annotate(current, **{"cc.turn.kind": kind, "cc.turn.command": command,
+                                           "cc.turn.outcome": outcome, "http.response.status_code": response.status})
+        telemetry.turn(kind, command, outcome, time.perf_counter() - began)
+        return response
+
+    async def _handle(self, request: web.Request) -> web.Response:
         if request.content_length and request.content_length > MAX_BODY:
             response = _error(413, "activity too large")
             response.force_close()  # don't wait for a body we will never read
             return response
         try:
-            raw = orjson.loads(await request.read())
+            raw = wirejson.loads(await request.read())
         except (ValueError, UnicodeDecodeError):
             return _error(400, "the body is not valid JSON")
         problem = _missing(raw)
         if problem:
             return _error(400, problem)
+        telemetry.ACTIVITY_ID.set(str(raw.get("id") or "")[:128])  # for log correlation (LOG_FORMAT=json)
+        if telemetry.S.on:
+            request[_KIND_KEY] = raw["type"] if raw["type"] in KINDS else "other"
         if self._keys is not None:
             try:
                 claims = await self._keys.validate(request.headers.get("Authorization"), self._expect,
                                                    raw.get("channelId"))
+                # As botframework-connector's ChannelValidation: the token must name the serviceUrl the bot
+                # will send its own credentials to; a missing or empty claim is a refusal, never a match.
+                if claims.get("serviceurl") != raw["serviceUrl"]:
+                    raise InvalidToken("serviceurl claim missing or not the activity's", Refusal.SERVICE_URL)
             except InvalidToken as exc:
-                log.info("refused activity: %s", exc)
-                return _error(401, "unauthorized")
-            if claims.get("serviceurl", claims.get("serviceUrl", raw["serviceUrl"])) != raw["serviceUrl"]:
+                # The reason only: the details quote what the sender chose (key ids, issuers).
+                log.info("refused activity: %s", exc.reason)
+                telemetry.token_refused(exc.reason)
                 return _error(401, "unauthorized")
         try:
             activity = _activity(raw)
         except (TypeError, ValueError, AttributeError):
             return _error(400, "the activity could not be read")
         turn = _turn(activity, raw)
+        request[_REQ_TURN] = turn
         if self._allowed and turn.ctx.tenant_id not in self._allowed:
             return _error(403, "this tenant is not allowed to use this bot")
         context = TurnContext(self._adapter, activity)
@@ -199,6 +238,7 @@ class TeamsAdapter:
             await self._adapter.run_pipeline(context, self._bot.on_turn)
         except Exception:
             log.exception("turn failed (activity %s)", activity.id)
+            request[_OUTCOME_KEY] = "error"
             return await self._failed(context, turn)
         return _answer(context, turn)
 
@@ -220,8 +260,8 @@ def _answer(context: TurnContext, turn: Turn) -> web.Response:
     invoke = context.turn_state.get(BotAdapter._INVOKE_RESPONSE_KEY)
     if invoke is None:
         return web.json_response({}, status=200)
-    return web.Response(body=orjson.dumps(invoke.body if invoke.body is not None else {}), status=invoke.status or 200,
-                        content_type="application/json")
+    return web.Response(body=wirejson.dumps(invoke.body if invoke.body is not None else {}),
+                        status=invoke.status or 200, content_type="application/json")
 
 
 def _missing(raw: Any) -> str:

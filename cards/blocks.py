@@ -26,6 +26,11 @@ def plain(text: str, size: str | None = None, weight: str | None = None, subtle:
     return {"type": "RichTextBlock", "inlines": [run]}
 
 
+def titled(name: str, key: str, number: str | None) -> str:
+    """"Name (NUMBER)", or the name alone when the record has no number or it is the name (macro `titled`)."""
+    return (name or key) + (f" ({number})" if number and number != name else "")
+
+
 def small_subtle(text: str) -> dict[str, Any]:
     return {"type": "TextBlock", "wrap": True, "size": "Small", "isSubtle": True, "text": text}
 

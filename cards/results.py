@@ -36,7 +36,7 @@ def records_card(r: RecordList) -> dict[str, Any]:
     for item in r.items:
         record = item.record
         parts = [blocks.plain(item.type_label, size="Small", subtle=True),
-                 blocks.plain(record.name or record.id, weight="Bolder"),
+                 blocks.plain(blocks.titled(record.name, record.id, record.number), weight="Bolder"),
                  blocks.small_subtle(f"Connected by {item.connected_by} on {blocks.when(item.connected_at)}")]
         buttons = [blocks.open_url("Open", record.url)] if record.url else []
         if item.can_disconnect:
@@ -45,7 +45,8 @@ def records_card(r: RecordList) -> dict[str, Any]:
         if buttons:
             parts.append({"type": "ActionSet", "actions": buttons})
         body.append({"type": "Container", "separator": True, "items": parts})
-        worst += 1000 + 6 * (len(item.type_label) + len(record.name) + len(item.connected_by) + len(record.url)
+        worst += 1000 + 6 * (len(item.type_label) + len(record.name) + len(record.number or "")
+                             + len(item.connected_by) + len(record.url)
                              + 2 * (len(record.type) + len(record.id) + len(r.chat_id)))
     card = blocks.card(body)
     return card if worst <= MAX_CARD_BYTES else fit(card)  # measuring it costs half the build: only if it could

@@ -5,26 +5,62 @@ from collections.abc import Collection, Sequence
 from datetime import datetime, timedelta
 from typing import Any, Protocol
 
-from domain.model import Access, ChangeEvent, Connection, ConversationRef, Record, RecordType, Team, User, View
+from domain.model import (
+    Access,
+    ChangeEvent,
+    Connection,
+    ConversationRef,
+    Record,
+    RecordType,
+    RoleGrant,
+    Team,
+    TimelineChat,
+    User,
+    View,
+)
 from domain.settings import Settings
+from domain.similar import Hit, IndexedCase
 
 
 class RecordSource(Protocol):
     """The CRM: records, their types and views, users, teams and access. Local file or Dataverse."""
 
+    role_grant: RoleGrant
+    """Where "can disconnect any chat" comes from: the settings page's role list or the CRM's privilege."""
+
+    def acting_as(self, user: User) -> RecordSource:
+        """This source with record reads and writes made as `user`, so the CRM applies the user's own privileges
+        and field-level security (Dataverse: the CallerObjectId header). Users, metadata and access checks stay
+        with the service identity. The local directory has no field-level security and returns itself."""
     async def record_types(self) -> Sequence[RecordType]: ...
     async def record_type(self, name: str) -> RecordType | None:
         """By logical name, display name or alias, case-insensitive."""
+    async def search_types(self, text: str, limit: int = 20) -> Sequence[tuple[str, str]]:
+        """(logical name, display name) of record types whose names contain `text`: with Dataverse, any table of
+        the org that has a primary name (EntityDefinitions), so an admin can add it without an operator."""
     async def views(self, record_type: str) -> Sequence[View]: ...
     async def get_record(self, record_type: str, key: str) -> Record | None:
         """By id or by number (e.g. a case's ticket number)."""
+    async def search(self, types: Sequence[RecordType], text: str, limit: int,
+                     owner_id: str | None = None) -> Sequence[Record]:
+        """Records of these types whose number or name (Dataverse: the Quick Find columns) contains `text`,
+        case-insensitive, best matches first; with empty text and an owner, that owner's records, newest first."""
     async def user_by_aad(self, aad_object_id: str) -> User | None: ...
     async def user(self, user_id: str) -> User | None: ...
     async def users_by_email(self, emails: Sequence[str]) -> Sequence[User]: ...
+    async def app_name(self, app_id: str) -> str | None:
+        """A model-driven app's name by its id (Dataverse appmodule; local: the directory's optional "apps")."""
+    async def search_users(self, text: str, limit: int = 10) -> Sequence[User]:
+        """Enabled users whose name or email contains `text` (the settings page's people picker)."""
     async def team(self, team_id: str) -> Team | None: ...
     async def access(self, user: User, record: Record) -> Access: ...
     async def privileges(self, user: User) -> frozenset[str]:
         """Privilege names the user holds through roles, direct and through teams."""
+    async def roles_with_privilege(self, privilege: str) -> Sequence[str]:
+        """Names of the security roles that hold this privilege (for the settings page, read-only)."""
+    async def activity_owners(self, record: Record) -> Sequence[str]:
+        """Ids of the users who logged activities regarding the record (owners of its activities), most recent
+        first, each once (SUG-02)."""
     async def lookup_user(self, record: Record, path: Sequence[str]) -> User | None:
         """Follow a chain of lookup attributes from the record; the last must point at a user."""
     async def update_record(self, user: User, record: Record, attribute: str, value: str) -> ChangeEvent:
@@ -33,6 +69,8 @@ class RecordSource(Protocol):
     async def unlink_timeline_chat(self, record: Record, chat_id: str, at: datetime) -> None: ...
     async def touch_timeline_chat(self, record_type: str, record_id: str, chat_id: str,
                                   sender: str, at: datetime) -> None: ...
+    async def timeline_chats(self, record: Record) -> Sequence[TimelineChat]:
+        """The chats on the record's timeline, newest link first."""
 
 
 class ConnectionStore(Protocol):
@@ -91,6 +129,12 @@ class Outbox(Protocol):
     async def next_due(self) -> datetime | None: ...
     async def purge(self, now: datetime) -> int: ...
 
+    @property
+    def shared_pace(self) -> bool:
+        """Whether replicas share one per-tenant send pace through tenant_slot."""
+    async def tenant_slot(self, tenant_id: str, delay: float, spacing: float, hold: float) -> tuple[bool, float]:
+        """Reserve the tenant's next send moment across replicas: (reserved, seconds until it)."""
+
 
 class ChatGateway(Protocol):
     """Microsoft Graph, as far as chats, people and presence go."""
@@ -112,6 +156,24 @@ class Messenger(Protocol):
         """Raise DeliveryError with a status and optional retry_after on failure."""
 
 
+class SimilarCases(Protocol):
+    """The similarity engine over resolved cases (SQLite FTS5 or PostgreSQL full-text search)."""
+
+    async def search(self, record_type: str, terms: Sequence[str], exclude_id: str, since: datetime | None,
+                     limit: int) -> Sequence[Hit]:
+        """Resolved cases matching any of the terms, most similar first; undated resolutions are kept."""
+    async def upsert(self, case: IndexedCase) -> None: ...
+    async def remove(self, record_type: str, record_id: str) -> None: ...
+    async def count(self, record_type: str) -> int: ...
+
+
+class ResolvedCaseSource(Protocol):
+    """Where resolved cases come from for a (re)index: a page at a time, resumable from the returned cursor."""
+
+    async def resolved_cases(self, record_type: str, fields: Sequence[str], cursor: str | None
+                             ) -> tuple[Sequence[IndexedCase], str | None]: ...
+
+
 class Conflict(Exception):
     """The stored thing changed since the caller read it."""
 
@@ -125,3 +187,7 @@ class DeliveryError(Exception):
 
 class GatewayError(Exception):
     """Graph (or another cloud service) failed; the message is safe to show to the user."""
+
+
+class ImpersonationRefused(GatewayError):
+    """The CRM would not act as the agent (unknown user, or the service lacks the delegate privilege)."""

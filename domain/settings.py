@@ -28,6 +28,7 @@ OUT_OF_BOX_RULES = (
     ContactRule("Owning team administrator", "team_admin"),
     ContactRule("Owning team member", "team_members"),
     ContactRule("Connected a chat to this record", "connectors"),
+    ContactRule("Logged activity on this record", "activity"),
 )
 
 
@@ -43,10 +44,16 @@ class RecordTypeSettings:
     notify: bool = False
     watched: tuple[str, ...] = ()
     contact_rules: tuple[ContactRule, ...] = OUT_OF_BOX_RULES
+    # AI-suggested contacts (domain/similar.py): the "Resolved similar cases" section.
+    similar_contacts: bool = False
+    similar_fields: tuple[str, ...] = ("title", "description")
+    similar_lookback_days: int = 730
+    similar_threshold: float = 0.1  # similarity relative to the best match, 0..1
+    similar_first: bool = False  # the section before the rules-based sections (else after)
 
 
 CASE_DEFAULTS = RecordTypeSettings(auto_name=True, include_note=True, view="Case introduction message",
-                                   join_chat=True, notify=True,
+                                   join_chat=True, notify=True, similar_contacts=True,
                                    watched=("prioritycode", "statecode", "statuscode"))
 
 
@@ -77,9 +84,13 @@ class Settings:
         return replace(self, record_types={**self.record_types, record_type: rts})
 
     def app_enabled(self, app: str | None) -> bool:
+        """EN-02. Where Teams does not say which app the agent works in (app None), the set of apps counts as a
+        whole: on when it is on for all apps or for at least one app."""
         if not self.teams_chat_enabled:
             return False
-        return self.all_apps or app is None or app in self.enabled_apps
+        if app is None:
+            return self.all_apps or bool(self.enabled_apps)
+        return self.all_apps or app in self.enabled_apps
 
     def user_enabled(self, user_id: str) -> bool:
         """EN-03: a user in a profile gets the feature only where that profile has it on."""
@@ -95,6 +106,7 @@ def to_dict(settings: Settings) -> dict[str, Any]:
     data = asdict(settings)
     for rts in data["record_types"].values():
         rts["watched"] = list(rts["watched"])
+        rts["similar_fields"] = list(rts["similar_fields"])
         rts["contact_rules"] = [dict(r, path=list(r["path"])) for r in rts["contact_rules"]]
     for key in ("enabled_apps", "known_apps", "disconnect_roles"):
         data[key] = list(data[key])
@@ -113,6 +125,7 @@ def from_dict(data: dict[str, Any]) -> Settings:
             start,
             **{k: v for k, v in raw.items() if k in _RTS_SCALARS},
             watched=tuple(raw.get("watched", start.watched)),
+            similar_fields=tuple(raw.get("similar_fields", start.similar_fields)),
             contact_rules=start.contact_rules if rules is None else tuple(
                 ContactRule(r["name"], r["kind"], tuple(r.get("path", ()))) for r in rules),
         )
@@ -130,4 +143,5 @@ def from_dict(data: dict[str, Any]) -> Settings:
 
 
 _RTS_SCALARS = {"enabled", "auto_name", "include_note", "view", "owner_can_disconnect",
-                "connector_can_disconnect", "join_chat", "notify"}
+                "connector_can_disconnect", "join_chat", "notify",
+                "similar_contacts", "similar_lookback_days", "similar_threshold", "similar_first"}

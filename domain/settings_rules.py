@@ -12,6 +12,7 @@ from domain.kinds import LOOKUP_TYPES, RuleKind
 from domain.model import RecordType
 from domain.notifications import notify_refusal, validate_notify
 from domain.settings import MAX_CHAIN, MAX_RULES, RecordTypeSettings, Settings, from_dict
+from domain.similar_settings import rule_problems, shape_problems
 
 RULE_KINDS = tuple(RuleKind)
 DEFAULT_PROFILE = "Default"
@@ -100,6 +101,7 @@ def _type_shape(raw: Any, where: str) -> list[Problem]:
         problems.append(Problem(f"{where}.view", "must be a view name or null"))
     if "watched" in raw:
         problems += _text_list(raw["watched"], f"{where}.watched")
+    problems += [Problem(f, m) for f, m in shape_problems(raw, where)]
     rules = raw.get("contact_rules")
     if rules is None:
         return problems
@@ -156,6 +158,7 @@ def _type_rules(rtype: RecordType, rts: RecordTypeSettings, types: Mapping[str, 
         problems.append(Problem(f"{where}.view", f"{rtype.display_name} has no view {rts.view!r} (views: {views})"))
     problems += _watched(rtype, rts, where)
     problems += _rules(rtype, rts, types, where)
+    problems += [Problem(f, m) for f, m in rule_problems(rtype, rts, where)]
     return problems
 
 

@@ -15,6 +15,8 @@ from urllib.parse import quote
 
 import aiohttp
 
+import telemetry
+from auth.azure_credential import NOT_CONFIGURED
 from domain.ports import GatewayError
 from graph import policy
 from graph.policy import GraphError
@@ -30,10 +32,12 @@ class GraphGateway:
 
     def __init__(self, base_url: str, auth: str, app_catalog_id: str | None, manifest_app_id: str | None, *,
                  budget: float = 4.0, attempts: int = 3,
-                 rsc_permissions: Sequence[Mapping[str, str]] = ()) -> None:
+                 rsc_permissions: Sequence[Mapping[str, str]] = (), credential: Any = None) -> None:
         """`budget`: seconds one call may take in all, retries included (Teams wants an invoke answered in about
         5 s). `attempts`: tries per request on 429/503/504. `rsc_permissions`: the manifest's
-        authorization.permissions.resourceSpecific entries ({"name", "type"}), consented when installing."""
+        authorization.permissions.resourceSpecific entries ({"name", "type"}), consented when installing.
+        `credential`: the azure-identity credential for auth "azure"; without one Graph is not configured, the
+        gateway makes no request and every call answers NOT_CONFIGURED."""
         if auth not in ("azure", "none"):
             raise ValueError(f"GRAPH_AUTH must be 'azure' or 'none', not {auth!r}")
         if not 1 <= attempts <= 11:
@@ -50,6 +54,8 @@ class GraphGateway:
         self._bind = policy.bind_root(self.base_url)
         self._catalog_lock = asyncio.Lock()
         self._http: Transport | None = None
+        self._credential: Any = credential if auth == "azure" else None
+        self.configured = auth == "none" or credential is not None
         self._token_task: asyncio.Task[None] | None = None
         self.startup_seconds = 0.0
 
@@ -59,8 +65,11 @@ class GraphGateway:
         """Open the HTTP session and, with GRAPH_AUTH=azure, fetch the first token in the background."""
         if self._http is not None:
             return
+        if not self.configured:
+            log.info("Microsoft Graph is not configured (no AZURE_* settings): Graph-backed commands will say so")
+            return
         began = time.perf_counter()
-        self._http = Transport(self.base_url, self._credential(), self.attempts)
+        self._http = Transport(self.base_url, self._credential, self.attempts)
         await self._http.open()
         # The first token (credential probing, a round trip to Entra ID) is fetched in the background: with no
         # credentials configured the probing can take seconds, and the service must be ready within two.
@@ -75,19 +84,7 @@ class GraphGateway:
             self._token_task = None
         if self._http is not None:
             await self._http.close()
-        self._http = None
-
-    def _credential(self) -> Any:
-        if self.auth == "none":
-            return None  # local emulators and tests: no Authorization header
-        from azure.identity.aio import DefaultAzureCredential
-
-        # AZURE_TENANT_ID + AZURE_CLIENT_ID + AZURE_CLIENT_SECRET or AZURE_CLIENT_CERTIFICATE_PATH, workload
-        # identity, or a managed identity. Developer sign-ins (CLI, VS Code...) would give delegated tokens.
-        return DefaultAzureCredential(
-            exclude_cli_credential=True, exclude_developer_cli_credential=True,
-            exclude_powershell_credential=True, exclude_visual_studio_code_credential=True,
-            exclude_shared_token_cache_credential=True)
+        self._http = None  # the credential belongs to whoever made it (app.py closes it)
 
     async def _first_token(self) -> None:
         """Get the first token now (credential probing and a round trip to Entra ID), not on a user's command.
@@ -101,12 +98,15 @@ class GraphGateway:
     @contextlib.asynccontextmanager
     async def _call(self, action: str, permission: str, maybe_done: bool = False) -> AsyncIterator[Transport]:
         """Run Graph calls within the budget and turn every failure into a GraphError a user can read."""
+        if not self.configured:
+            raise GraphError(NOT_CONFIGURED)
         if self._http is None:
             await self.start()
         assert self._http is not None
         from azure.core.exceptions import AzureError  # azure-core is light; the credential came with it
 
         with contextlib.ExitStack() as stack:
+            stack.enter_context(telemetry.span("graph.call", {"cc.graph.permission": permission}))
             if policy.remaining() is None:
                 stack.enter_context(policy.budget(self.budget))
             left = max(0.0, policy.remaining() or 0.0)

@@ -11,9 +11,10 @@ import time
 from typing import Any
 
 import aiohttp
-import orjson
 
+import telemetry
 from graph import policy
+from teams import wirejson
 
 RETRIED = frozenset({429, 503, 504})
 BACKOFF = 0.5  # seconds before the first retry without Retry-After (then doubling, plus up to 1 s of jitter)
@@ -42,9 +43,7 @@ class Transport:
         if self._session is not None:
             await self._session.close()
             self._session = None
-        if self.credential is not None:
-            await self.credential.close()
-            self.credential = None
+        # The credential is not closed here: it belongs to whoever made it (app.py closes it).
 
     async def token(self) -> str | None:
         """A bearer token for Graph (cached until five minutes before it expires); None with GRAPH_AUTH=none."""
@@ -62,7 +61,7 @@ class Transport:
         await self.open()
         assert self._session is not None
         url = path_or_url if path_or_url.startswith(("http://", "https://")) else self.base_url + path_or_url
-        data = None if body is None else orjson.dumps(body)
+        data = None if body is None else wirejson.dumps(body)
         for attempt in range(1, self.attempts + 1):
             headers = {"Accept": "application/json"}
             if data is not None:
@@ -72,7 +71,7 @@ class Transport:
             async with self._session.request(method, url, params=params, data=data, headers=headers) as resp:
                 raw = await resp.read()
                 if resp.status < 400:
-                    parsed = orjson.loads(raw) if raw else {}
+                    parsed = wirejson.loads(raw) if raw else {}
                     return parsed if isinstance(parsed, dict) else {}
                 wait = self._retry_wait(method, resp.status, resp.headers, attempt)
                 if wait is None:
@@ -83,6 +82,8 @@ class Transport:
     def _retry_wait(self, method: str, status: int, headers: Any, attempt: int) -> float | None:
         """Seconds to wait before trying again, or None to give up now. A POST that timed out at Graph's front
         door (504) may have happened: creating the chat twice is worse than asking the user to try again."""
+        if status in (429, 503):
+            telemetry.cloud_throttled("graph", status)
         if status not in RETRIED or attempt >= self.attempts or (status == 504 and method == "POST"):
             return None
         after = policy.retry_after_seconds(headers.get("Retry-After"))

@@ -3,8 +3,9 @@ from __future__ import annotations
 
 from typing import Any
 
-# Each step runs once, in order. {id} is the dialect's auto-increment key column.
-STEPS: list[str] = [
+# Each step runs once, in order. {id} is the dialect's auto-increment key column. A step written as a dict gives
+# one script per dialect (for features only one database has, such as full-text search).
+STEPS: list[str | dict[str, str]] = [
     """
     CREATE TABLE connections (
         id {id}, tenant_id TEXT NOT NULL, record_type TEXT NOT NULL, record_id TEXT NOT NULL,
@@ -37,6 +38,53 @@ STEPS: list[str] = [
     """
     CREATE INDEX connections_active_by_record ON connections (record_type, record_id) WHERE state = 'connected';
     """,
+    # Issue 14: the local directory's timeline (its equivalent of Dataverse's chat activities), never message text.
+    """
+    CREATE TABLE local_timeline (
+        id {id}, record_type TEXT NOT NULL, record_id TEXT NOT NULL, chat_id TEXT NOT NULL,
+        linked_by TEXT NOT NULL, linked_on TEXT NOT NULL, unlinked_on TEXT,
+        last_sender TEXT NOT NULL DEFAULT '', last_message_on TEXT);
+    CREATE INDEX local_timeline_by_record ON local_timeline (record_type, record_id, chat_id);
+    """,
+    # AI-suggested contacts (store/similar.py): resolved cases and their full-text index, and backfill progress.
+    {
+        "sqlite": """
+        CREATE TABLE similar_cases (
+            id {id}, record_type TEXT NOT NULL, record_id TEXT NOT NULL, resolved_by TEXT NOT NULL,
+            resolved_at TEXT, created_at TEXT, indexed_at TEXT NOT NULL, UNIQUE (record_type, record_id));
+        CREATE VIRTUAL TABLE similar_text USING fts5(body, tokenize = 'porter unicode61 remove_diacritics 2');
+        CREATE VIRTUAL TABLE similar_vocab USING fts5vocab(similar_text, 'row');
+        CREATE TABLE similar_progress (
+            name TEXT PRIMARY KEY, cursor TEXT, done INTEGER NOT NULL DEFAULT 0, indexed INTEGER NOT NULL DEFAULT 0,
+            updated_at TEXT NOT NULL);
+        """,
+        "postgresql": """
+        CREATE TABLE similar_cases (
+            id {id}, record_type TEXT NOT NULL, record_id TEXT NOT NULL, resolved_by TEXT NOT NULL,
+            resolved_at TEXT, created_at TEXT, indexed_at TEXT NOT NULL, body tsvector NOT NULL,
+            UNIQUE (record_type, record_id));
+        CREATE INDEX similar_cases_body ON similar_cases USING GIN (body);
+        CREATE TABLE similar_terms (record_type TEXT NOT NULL, lexeme TEXT NOT NULL, docs INTEGER NOT NULL,
+            PRIMARY KEY (record_type, lexeme));
+        CREATE TABLE similar_progress (
+            name TEXT PRIMARY KEY, cursor TEXT, done INTEGER NOT NULL DEFAULT 0, indexed INTEGER NOT NULL DEFAULT 0,
+            updated_at TEXT NOT NULL);
+        """,
+    },
+    # Replicas on one PostgreSQL share each tenant's send pace: the next free send moment per tenant (epoch s).
+    """
+    CREATE TABLE tenant_pace (tenant_id TEXT PRIMARY KEY, next_at DOUBLE PRECISION NOT NULL);
+    """,
+    # Chat names for untitled chats (from their members) and who was seen in which chat (never message text):
+    # members see their chats as theirs, and the record page offers an agent's recent chats by name.
+    """
+    ALTER TABLE conversations ADD COLUMN members_title TEXT NOT NULL DEFAULT '';
+    CREATE TABLE chat_members (
+        tenant_id TEXT NOT NULL, chat_id TEXT NOT NULL, aad_object_id TEXT NOT NULL, seen_at TEXT NOT NULL,
+        PRIMARY KEY (tenant_id, chat_id, aad_object_id));
+    CREATE INDEX chat_members_by_person ON chat_members (tenant_id, aad_object_id, seen_at);
+    CREATE INDEX connections_by_connector ON connections (tenant_id, connected_by, connected_at);
+    """,
 ]
 
 _ID = {"sqlite": "INTEGER PRIMARY KEY AUTOINCREMENT", "postgresql": "BIGINT GENERATED ALWAYS AS IDENTITY PRIMARY KEY"}
@@ -58,7 +106,8 @@ async def _apply(tx: Any, dialect: str) -> int:
     row = await tx.fetchrow("SELECT MAX(version) AS v FROM schema_version")
     current = int(row["v"]) if row and row["v"] is not None else 0
     for version, step in enumerate(STEPS[current:], start=current + 1):
-        for statement in step.format(id=_ID[dialect]).split(";"):
+        script = step[dialect] if isinstance(step, dict) else step
+        for statement in script.format(id=_ID[dialect]).split(";"):
             if statement.strip():
                 await tx.execute(statement)
         await tx.execute("INSERT INTO schema_version (version) VALUES ($1)", version)

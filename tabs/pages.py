@@ -13,12 +13,13 @@ from aiohttp import web
 from domain.kinds import AuditEvent, RuleKind
 from domain.settings import DEFAULT_DISCONNECT_ROLES, RecordTypeSettings, defaults_for, to_dict
 from domain.settings_rules import RULE_KINDS
-from tabs import audit_api, records_api
+from tabs import audit_api, grants_api, records_api, registrations_api
 from tabs.context import TABS, TabsContext
 from tabs.http import ApiError, endpoint, query_text
 from tabs.payloads import type_info, type_infos
 from tabs.settings_api import me
 from tabs.sso import Principal, dev_admin_active
+from tabs.type_catalog import types_with
 
 HERE = Path(__file__).parent
 TEAMS_SDK = "https://res.cdn.office.net/teams-js/2.x/js/MicrosoftTeams.min.js"
@@ -28,7 +29,9 @@ FRAME_ANCESTORS = ("'self' https://teams.microsoft.com https://*.teams.microsoft
 CSP = ("default-src 'self'; script-src 'self' https://res.cdn.office.net; style-src 'self'; img-src 'self' data:; "
        f"connect-src 'self'; base-uri 'none'; form-action 'self'; frame-ancestors {FRAME_ANCESTORS}")
 KIND_LABELS = {RuleKind.OWNER: "Record owner", RuleKind.TEAM_ADMIN: "Owning team's administrator",
-               RuleKind.TEAM_MEMBERS: "Owning team's members", RuleKind.CONNECTORS: "People who connected chats",
+               RuleKind.TEAM_MEMBERS: "Owning team's members who worked on the record",
+               RuleKind.CONNECTORS: "People who connected chats",
+               RuleKind.ACTIVITY: "Users who logged activity on the record",
                RuleKind.LOOKUP: "User in a lookup (chain)"}
 EVENTS = (AuditEvent.CONNECT, AuditEvent.DISCONNECT, AuditEvent.JOIN)
 
@@ -43,38 +46,48 @@ def html(template: str, status: int = 200, **data: Any) -> web.Response:
                                                   "Referrer-Policy": "no-referrer", "Cache-Control": "no-store"})
 
 
-def _shell(request: web.Request, page: str, title: str, fragment: str, status: int = 200,
+def shell(request: web.Request, page: str, title: str, fragment: str, status: int = 200,
            **extra: Any) -> web.Response:
     dev = dev_admin_active(request.app[TABS].config)
     return html("shell.html", status, page=page, title=title, fragment=fragment, dev=dev, sdk=TEAMS_SDK, **extra)
 
 
 async def admin_page(request: web.Request) -> web.Response:
-    return _shell(request, "admin", "Teams collaboration and chat", "/tabs/admin/form")
+    return shell(request, "admin", "Teams collaboration and chat", "/tabs/admin/form")
 
 
 async def record_page(request: web.Request) -> web.Response:
     kind, key, app = (request.query.get(k, "").strip()[:200] for k in ("type", "id", "app"))
     if not kind or not key:
-        return _shell(request, "record", "Connected chats", "", status=400,
+        return shell(request, "record", "Connected chats", "", status=400,
                       problem="This page needs a record: open it as /tabs/record?type=case&id=<record id or number>.")
     query = urlencode({k: v for k, v in (("type", kind), ("id", key), ("app", app)) if v})
-    return _shell(request, "record", "Connected chats", f"/tabs/record/panel?{query}")
+    return shell(request, "record", "Connected chats", f"/tabs/record/panel?{query}")
 
 
 async def audit_page(request: web.Request) -> web.Response:
-    return _shell(request, "audit", "Chat connection audit", "/tabs/audit/rows")
+    return shell(request, "audit", "Chat connection audit", "/tabs/audit/rows")
 
 
 @endpoint()
 async def admin_form(request: web.Request, tabs: TabsContext, who: Principal) -> web.Response:
     settings, etag = await tabs.service.load_settings()
-    types = await tabs.service.records.record_types()
+    types = await types_with(tabs.service.records, settings.record_types)
     infos = type_infos(types, settings)
     roles = list(dict.fromkeys((*DEFAULT_DISCONNECT_ROLES, *settings.disconnect_roles)))
     return html("admin_form.html", s=settings, etag=etag, me=me(who), settings_json=to_dict(settings),
                 configured=[(i, settings.record_types[i["logical_name"]]) for i in infos if i["configured"]],
-                addable=[i for i in infos if not i["configured"]], roles=roles)
+                addable=[i for i in infos if not i["configured"]], roles=roles,
+                grant=await grants_api.disconnect_grant(tabs.service),
+                registrations=registrations_api.status_of(request.app) if who.admin else None,
+                member_names=await _member_names(tabs, settings))
+
+
+async def _member_names(tabs: TabsContext, settings: Any) -> dict[str, str]:
+    """Profile members by name for the people picker; an id the directory no longer knows shows as itself."""
+    ids = {i for members in settings.profile_members.values() for i in members}
+    users = {i: await tabs.service.records.user(i) for i in ids}
+    return {i: (u.name if u else f"{i} (unknown user)") for i, u in users.items()}
 
 
 @endpoint(admin=True)

@@ -9,6 +9,7 @@ import copy
 import json
 import re
 import uuid
+from collections.abc import Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, NamedTuple
@@ -132,6 +133,11 @@ def _system_tables() -> list[Table]:
         Table("systemuser", "User", "systemuserid", "fullname", {}, strict=False),
         Table("team", "Team", "teamid", "name", {"administratorid": a("administratorid", "Lookup")}, strict=False),
         Table("role", "Security Role", "roleid", "name", {}, strict=False),
+        Table("privilege", "Privilege", "privilegeid", "name", {}, strict=False),
+        # The activity base table: one row per activity of any activity table (filled from them on every read).
+        Table("activitypointer", "Activity", "activityid", "subject", {
+            "regardingobjectid": a("regardingobjectid", "Lookup"), "ownerid": a("ownerid", "Owner")}, strict=False),
+        Table("appmodule", "Model-driven App", "appmoduleid", "name", {}, strict=False),
         Table("savedquery", "View", "savedqueryid", "name", {}, strict=False, entity_set="savedqueries"),
         Table("chat", "Teams chat", "activityid", "subject", {x.name: x for x in chat_attrs}, strict=False),
         Table("serviceendpoint", "Service Endpoint", "serviceendpointid", "name", {}, strict=False),
@@ -142,6 +148,12 @@ def _system_tables() -> list[Table]:
             "sdkmessageid": a("sdkmessageid", "Lookup"), "sdkmessagefilterid": a("sdkmessagefilterid", "Lookup"),
             "eventhandler": a("eventhandler", "Lookup")}, strict=False,
             navs={"eventhandler_serviceendpoint": "eventhandler"}),
+        # Case resolutions (the activity Dataverse creates when a case is resolved): who, when, which case.
+        Table("incidentresolution", "Case Resolution", "activityid", "subject", {x.name: x for x in [
+            a("activityid", "Uniqueidentifier"), a("subject"), a("incidentid", "Lookup", targets=["incident"]),
+            a("actualend", "DateTime"), a("createdby", "Lookup", targets=["systemuser"]),
+            a("statecode", "State", options=[(0, "Open"), (1, "Completed"), (2, "Canceled")])]}, strict=False,
+              entity_set="incidentresolutions"),
         Table("sdkmessageprocessingstepimage", "Sdk Message Processing Step Image",
               "sdkmessageprocessingstepimageid", "name", {
                   "sdkmessageprocessingstepid": a("sdkmessageprocessingstepid", "Lookup")}, strict=False),
@@ -186,10 +198,20 @@ def layoutxml(table: Table, columns: list[str]) -> str:
             f'<row name="result" id="{table.primary_id}">{cells}</row></grid>')
 
 
-def fetchxml(table: Table, columns: list[str]) -> str:
+def fetchxml(table: Table, columns: list[str], find: Sequence[str] = ()) -> str:
     # Alphabetical on purpose: only layoutxml gives a view's column order.
     attrs = "".join(f'<attribute name="{c}" />' for c in sorted(c for c in columns if "." not in c))
-    return f'<fetch version="1.0"><entity name="{table.logical}">{attrs}</entity></fetch>'
+    conditions = ""
+    if find:  # a Quick Find view: its find columns are the conditions of the isquickfindfields filter
+        finds = "".join(f'<condition attribute="{c}" operator="like" value="{{0}}" />' for c in find)
+        conditions = (f'<filter type="and"><condition attribute="statecode" operator="eq" value="0" />'
+                      f'<filter type="or" isquickfindfields="1">{finds}</filter></filter>')
+    return f'<fetch version="1.0"><entity name="{table.logical}">{attrs}{conditions}</entity></fetch>'
+
+
+def find_columns(table: Table, number: str | None) -> list[str]:
+    """What a Quick Find view searches out of the box: the name, the number, and the customer (a lookup)."""
+    return [c for c in (table.primary_name, number, "customerid") if c and c in table.attrs]
 
 
 def seed_tables(data: dict[str, Any]) -> tuple[dict[str, Table], dict[str, dict[str, dict[str, Any]]]]:
@@ -202,10 +224,19 @@ def seed_tables(data: dict[str, Any]) -> tuple[dict[str, Table], dict[str, dict[
         tables[name] = table
         rows[name] = {r["id"].lower(): _row(table, r) for r in records.get(name, [])}
         for view in raw.get("views", []):
-            add_view(rows, table, view["name"], view["columns"], 4 if view.get("quickFind") else 0)
+            quick = bool(view.get("quickFind"))
+            add_view(rows, table, view["name"], view["columns"], 4 if quick else 0,
+                     find=find_columns(table, raw.get("number")) if quick else ())
         # Views agents never pick, which the source must leave out: a lookup view and an inactive one.
         add_view(rows, table, f"{table.display} Lookup View", [table.primary_name], 64)
         add_view(rows, table, f"Inactive {table.collection}", [table.primary_name], 0, statecode=1)
+    for case in records.get("incident", []):
+        if isinstance(case.get("resolvedby"), dict):  # the directory's resolved cases, as Dataverse records them
+            rid = stable_guid("resolution:" + case["id"].lower())
+            rows["incidentresolution"][rid] = {
+                "activityid": rid, "subject": "Case resolved", "incidentid": Ref("incident", case["id"].lower()),
+                "actualend": case.get("resolvedon"), "statecode": 1,
+                "createdby": Ref("systemuser", str(case["resolvedby"]["id"]).lower())}
     for user in data.get("users", []):
         rows["systemuser"][user["id"]] = {
             "systemuserid": user["id"], "fullname": user["name"], "internalemailaddress": user.get("email"),
@@ -216,11 +247,17 @@ def seed_tables(data: dict[str, Any]) -> tuple[dict[str, Table], dict[str, dict[
                                     "administratorid": Ref("systemuser", admin) if admin else None}
     for name in {*(data.get("roles") or {}), *(r for u in data.get("users", []) for r in u.get("roles", []))}:
         rows["role"][stable_guid("role:" + name)] = {"roleid": stable_guid("role:" + name), "name": name}
+    for privilege in {p for r in (data.get("roles") or {}).values() for p in r.get("privileges", [])}:
+        name = "prv" + privilege[:1].upper() + privilege[1:]
+        rows["privilege"][stable_guid("privilege:" + name)] = {"privilegeid": stable_guid("privilege:" + name),
+                                                              "name": name}
+    for app in ("Customer Service workspace", "Customer Service Hub", "Contact Center workspace", "Sales Hub"):
+        rows["appmodule"][stable_guid("app:" + app)] = {"appmoduleid": stable_guid("app:" + app), "name": app}
     for message in ("Create", "Update", "Delete"):
         mid = stable_guid("message:" + message)
         rows["sdkmessage"][mid] = {"sdkmessageid": mid, "name": message}
         for name, table in tables.items():
-            if table.strict and not table.virtual:
+            if (table.strict and not table.virtual) or name == "incidentresolution":  # plug-in steps allowed
                 fid = stable_guid(f"filter:{message}:{name}")
                 rows["sdkmessagefilter"][fid] = {"sdkmessagefilterid": fid, "primaryobjecttypecode": name,
                                                  "sdkmessageid": Ref("sdkmessage", mid),
@@ -229,9 +266,9 @@ def seed_tables(data: dict[str, Any]) -> tuple[dict[str, Table], dict[str, dict[
 
 
 def add_view(rows: dict[str, dict[str, dict[str, Any]]], table: Table, name: str, columns: list[str],
-             querytype: int, statecode: int = 0) -> str:
+             querytype: int, statecode: int = 0, find: Sequence[str] = ()) -> str:
     vid = stable_guid(f"view:{table.logical}:{name}")
     rows["savedquery"][vid] = {"savedqueryid": vid, "name": name, "returnedtypecode": table.logical,
                                "querytype": querytype, "statecode": statecode,
-                               "layoutxml": layoutxml(table, columns), "fetchxml": fetchxml(table, columns)}
+                               "layoutxml": layoutxml(table, columns), "fetchxml": fetchxml(table, columns, find)}
     return vid
