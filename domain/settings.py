@@ -4,6 +4,9 @@ from __future__ import annotations
 from dataclasses import asdict, dataclass, field, replace
 from typing import Any
 
+from domain.lifecycle_policy import OFF as LIFECYCLE_OFF
+from domain.lifecycle_policy import LifecyclePolicy, lifecycle_defaults, lifecycle_from_dict
+
 DEFAULT_DISCONNECT_ROLES = (
     "System Administrator", "CSR Manager", "Customer Service Representative",
     "Omnichannel administrator", "Omnichannel supervisor", "Omnichannel agent",
@@ -43,11 +46,13 @@ class RecordTypeSettings:
     notify: bool = False
     watched: tuple[str, ...] = ()
     contact_rules: tuple[ContactRule, ...] = OUT_OF_BOX_RULES
+    lifecycle: LifecyclePolicy = LIFECYCLE_OFF  # issue 15: reassignment, resolution, reopening
 
 
 CASE_DEFAULTS = RecordTypeSettings(auto_name=True, include_note=True, view="Case introduction message",
                                    join_chat=True, notify=True,
-                                   watched=("prioritycode", "statecode", "statuscode"))
+                                   watched=("prioritycode", "statecode", "statuscode"),
+                                   lifecycle=lifecycle_defaults("incident"))
 
 
 def defaults_for(record_type: str) -> RecordTypeSettings:
@@ -115,6 +120,7 @@ def from_dict(data: dict[str, Any]) -> Settings:
             watched=tuple(raw.get("watched", start.watched)),
             contact_rules=start.contact_rules if rules is None else tuple(
                 ContactRule(r["name"], r["kind"], tuple(r.get("path", ()))) for r in rules),
+            lifecycle=lifecycle_from_dict(raw.get("lifecycle"), start.lifecycle),
         )
     return Settings(
         teams_chat_enabled=bool(data.get("teams_chat_enabled", base.teams_chat_enabled)),

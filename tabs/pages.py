@@ -10,6 +10,7 @@ from urllib.parse import urlencode
 import jinja2
 from aiohttp import web
 
+from domain.lifecycle import AUDIT_EVENTS as LIFECYCLE_EVENTS
 from domain.settings import DEFAULT_DISCONNECT_ROLES, RecordTypeSettings, defaults_for, to_dict
 from domain.settings_rules import RULE_KINDS
 from tabs import audit_api, records_api
@@ -29,7 +30,7 @@ CSP = ("default-src 'self'; script-src 'self' https://res.cdn.office.net; style-
 KIND_LABELS = {"owner": "Record owner", "team_admin": "Owning team's administrator",
                "team_members": "Owning team's members", "connectors": "People who connected chats",
                "lookup": "User in a lookup (chain)"}
-EVENTS = ("connect", "disconnect", "join")
+EVENTS = ("connect", "disconnect", "join", *LIFECYCLE_EVENTS)
 
 _env = jinja2.Environment(loader=jinja2.FileSystemLoader(HERE / "templates"), autoescape=True,
                           undefined=jinja2.StrictUndefined, trim_blocks=True, lstrip_blocks=True)

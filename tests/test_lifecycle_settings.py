@@ -1,0 +1,110 @@
+"""Issue 15's lifecycle policy in the settings: defaults per type, the rules (domain.lifecycle) and the settings
+API through real HTTP (400 naming the field, nothing saved), plus what Dataverse must be registered to send."""
+from __future__ import annotations
+
+import copy
+from collections.abc import AsyncIterator
+from dataclasses import replace
+
+import aiohttp
+import pytest
+
+from domain.lifecycle import registrations
+from domain.lifecycle_policy import CASE_LIFECYCLE, OFF, LifecyclePolicy
+from domain.model import Attribute, RecordType
+from domain.settings import RecordTypeSettings, Settings, from_dict, to_dict
+from domain.settings_rules import validate
+from tests.admin_support import Tab, start_tab
+from tests.fake_connector import FakeConnector
+from tests.fake_entra import FakeEntra
+from tests.teams import PATTI
+
+ATTRS = {"name": Attribute("name", "String", "Name"), "ownerid": Attribute("ownerid", "Owner", "Owner"),
+         "statecode": Attribute("statecode", "State", "Status", options=("Active", "Inactive"))}
+THING = RecordType("thing", "Thing", "name", attributes=ATTRS)
+NO_OWNER = replace(THING, logical_name="ownerless", display_name="Ownerless",
+                   attributes={"name": ATTRS["name"], "statecode": ATTRS["statecode"]})
+VIRTUAL = replace(THING, logical_name="vthing", display_name="Virtual thing", virtual=True)
+TYPES = {t.logical_name: t for t in (THING, NO_OWNER, VIRTUAL)}
+
+
+def test_defaults_case_on_others_off_and_round_trip():
+    """Case gets the issue's defaults (notice, button, personal message, closing card, reopen; no auto-add, no
+    disconnect); other types are off; the policy survives to_dict/from_dict, and old documents get defaults."""
+    s = Settings()
+    assert s.record_types["incident"].lifecycle == CASE_LIFECYCLE
+    assert CASE_LIFECYCLE.reassign_add == "button" and not CASE_LIFECYCLE.close_disconnect
+    assert all(s.record_types[t].lifecycle == OFF for t in ("account", "contact", "email"))
+    changed = s.with_type("incident", replace(s.record_types["incident"],
+                                              lifecycle=replace(CASE_LIFECYCLE, reassign_add="auto")))
+    assert from_dict(to_dict(changed)) == changed
+    old = to_dict(s)
+    del old["record_types"]["incident"]["lifecycle"]
+    assert from_dict(old).record_types["incident"].lifecycle == CASE_LIFECYCLE
+
+
+def test_rules_name_the_setting():
+    on = LifecyclePolicy(reassign_notice=True, close_notice=True)
+    ok = Settings(record_types={"thing": RecordTypeSettings(lifecycle=on)})
+    assert validate(ok, TYPES) == []
+    problems = validate(Settings(record_types={"ownerless": RecordTypeSettings(lifecycle=on)}), TYPES)
+    assert [p.field for p in problems] == ["record_types.ownerless.lifecycle.reassign_notice"]
+    problems = validate(Settings(record_types={"vthing": RecordTypeSettings(lifecycle=on)}), TYPES)
+    assert "no update events" in problems[0].message
+    auto = RecordTypeSettings(join_chat=False, lifecycle=LifecyclePolicy(reassign_add="auto"))
+    problems = validate(Settings(record_types={"thing": auto}), TYPES)
+    assert [p.field for p in problems] == ["record_types.thing.lifecycle.reassign_add"]
+    assert "Join" in problems[0].message
+
+
+def test_registrations_for_issue_14():
+    """What Dataverse must send: Update filtered to the followed columns, with images; nothing when off."""
+    regs = registrations({"thing": CASE_LIFECYCLE, "ownerless": OFF}, TYPES)
+    assert [(r.entity, r.message, r.columns) for r in regs] == [("thing", "Update", ("ownerid", "statecode"))]
+    only_owner = registrations({"thing": LifecyclePolicy(reassign_notice=True)}, TYPES)
+    assert only_owner[0].columns == ("ownerid",) == only_owner[0].image_columns
+
+
+@pytest.fixture
+async def entra() -> AsyncIterator[FakeEntra]:
+    async with FakeEntra() as fake:
+        yield fake
+
+
+@pytest.fixture
+async def tab(sqlite_url: str, entra: FakeEntra, connector: FakeConnector,
+              http: aiohttp.ClientSession) -> AsyncIterator[Tab]:
+    client, runner = await start_tab(sqlite_url, entra, connector, http)
+    yield client
+    await runner.cleanup()
+
+
+BAD = {
+    "text for a toggle": ({"close_notice": "yes"}, "close_notice", "true or false"),
+    "unknown add mode": ({"reassign_add": "always"}, "reassign_add", "one of button, auto, off"),
+    "unknown setting": ({"reassign_everyone": True}, "reassign_everyone", "not a lifecycle setting"),
+}
+
+
+async def test_settings_api_saves_and_refuses_lifecycle(tab: Tab):
+    """The policy is read and written through /api/settings; bad input is 400 naming the field, nothing saved."""
+    body, etag = await tab.settings(PATTI)
+    assert body["record_types"]["incident"]["lifecycle"]["reassign_add"] == "button"
+    for change, field, words in BAD.values():
+        bad = copy.deepcopy(body)
+        bad["record_types"]["incident"]["lifecycle"].update(change)
+        reply = await tab.put_settings(PATTI, bad, etag)
+        assert reply.status == 400, reply.body
+        assert reply.body["field"] == f"record_types.incident.lifecycle.{field}", reply.body
+        assert words in reply.body["error"]
+    no_join = copy.deepcopy(body)
+    no_join["record_types"]["incident"].update(join_chat=False)
+    no_join["record_types"]["incident"]["lifecycle"].update(reassign_add="auto")
+    reply = await tab.put_settings(PATTI, no_join, etag)
+    assert reply.status == 400 and reply.body["field"] == "record_types.incident.lifecycle.reassign_add"
+    assert await tab.settings(PATTI) == (body, etag)
+    good = copy.deepcopy(body)
+    good["record_types"]["incident"]["lifecycle"].update(reassign_add="auto", close_disconnect=True)
+    reply = await tab.put_settings(PATTI, good, etag)
+    assert reply.status == 200, reply.body
+    assert reply.body["record_types"]["incident"]["lifecycle"]["close_disconnect"] is True
