@@ -10,13 +10,14 @@ from aiohttp import web
 
 from auth.jwks import KeySet
 from auth.outgoing import ClientCredentials, ManagedIdentityToken
-from bots import collab_commands, commands, extension
+from bots import collab_commands, commands, extension, lifecycle_buttons
 from bots.adapter import TeamsAdapter
 from bots.connector import ConnectorClient, TokenSource
 from bots.router import Router
 from cards.render import render
 from config import Config
 from domain.collab import CollabService
+from domain.lifecycle_service import LifecycleService
 from domain.model import ConversationRef
 from domain.ports import RecordSource
 from domain.results import ContextNote
@@ -42,6 +43,7 @@ SERVICE = web.AppKey("service", ChatService)
 CONNECTOR = web.AppKey("connector", ConnectorClient)
 ADAPTER = web.AppKey("adapter", TeamsAdapter)
 ROUTER = web.AppKey("router", Router)
+LIFECYCLE = web.AppKey("lifecycle", LifecycleService)
 
 
 def open_records(config: Config) -> RecordSource:
@@ -80,6 +82,8 @@ async def _resources(app: web.Application) -> AsyncIterator[None]:
     commands.register(router, service)
     extension.register(router, service, connector)
     collab_commands.register(router, CollabService(service, graph, announce), connector)
+    app[LIFECYCLE] = LifecycleService(records, service.connections, service.settings, service.audit, graph)
+    lifecycle_buttons.register(router, service, app[LIFECYCLE])
     keys = None if config.local_mode else KeySet(session, config.openid_url)
     app[SESSION], app[DB], app[SERVICE], app[CONNECTOR], app[ROUTER] = session, db, service, connector, router
     bind_tabs(app, config, session, service, connector, graph)
@@ -122,7 +126,8 @@ def create_app(config: Config) -> web.Application:
     app.router.add_get("/healthz", healthz)
     app.router.add_get("/readyz", readyz)
     install_tabs(app)
-    dataverse.install(app, config=CONFIG, db=DB, service=SERVICE, connector=CONNECTOR, router=ROUTER)
+    dataverse.install(app, config=CONFIG, db=DB, service=SERVICE, connector=CONNECTOR, router=ROUTER,
+                      lifecycle=LIFECYCLE)
     return app
 
 

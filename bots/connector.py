@@ -50,6 +50,16 @@ class ConnectorClient:
         except DeliveryError:
             return {}
 
+    async def create_conversation(self, service_url: str, bot_id: str, tenant_id: str, aad_object_id: str) -> str:
+        """A 1:1 conversation with a user, for a proactive personal message (POST /v3/conversations; Teams
+        answers with the existing conversation's id when there is one)."""
+        body = {"bot": {"id": bot_id}, "members": [{"id": aad_object_id}], "isGroup": False,
+                "tenantId": tenant_id, "channelData": {"tenant": {"id": tenant_id}}}
+        answer = await self._call("POST", service_url, "v3/conversations", body)
+        if not answer.get("id"):
+            raise DeliveryError(502, "Bot Connector created no conversation")
+        return str(answer["id"])
+
     async def post(self, ref: ConversationRef, card: dict[str, Any]) -> None:
         """Messenger port: a proactive card into a stored conversation."""
         activity = card_activity(card)

@@ -9,6 +9,7 @@ from typing import Any
 
 from domain.lifecycle_policy import LifecyclePolicy
 from domain.model import ChangeEvent, RecordType
+from domain.notifications import UNKNOWN
 
 OWNER, STATE, STATUS = "ownerid", "statecode", "statuscode"
 COLUMNS = (OWNER, STATE, STATUS)
@@ -45,11 +46,13 @@ def detect(event: ChangeEvent, rtype: RecordType, policy: LifecyclePolicy) -> li
     if OWNER in event.changed and (policy.reassign_notice or policy.reassign_add != "off"
                                    or policy.reassign_message_owner):
         old, new = event.changed[OWNER]
-        if old != new:
+        if old != new and old != UNKNOWN:  # an oversized payload says the value now, not that it changed
             kind, oid = event.new_owner or ("", "")
             out.append(Notice("reassigned", event.changed_by, old, new, kind, oid))
     if STATE in event.changed:
         old, new = event.changed[STATE]
+        if old == UNKNOWN:
+            return out
         status = event.changed.get(STATUS, ("", ""))[1]
         opened = open_state(rtype)
         if old != new and new != opened and (policy.close_notice or policy.close_disconnect):

@@ -20,6 +20,8 @@ from bots import set_command
 from bots.connector import ConnectorClient
 from bots.router import Router
 from config import Config
+from domain import lifecycle as lifecycle_rules
+from domain.lifecycle_service import LifecycleService
 from domain.model import ChangeEvent, RecordType
 from domain.notifications import UNKNOWN
 from domain.ports import GatewayError
@@ -28,6 +30,7 @@ from domain.settings import RecordTypeSettings
 from store.connections import SqlConnectionStore
 from store.db import Database
 from store.outbox import SqlOutbox
+from webhooks import lifecycle as life
 from webhooks.notifier import Notifier, Outcome
 from webhooks.remote_context import BadPayload, Operation, Ref, Value, parse
 from webhooks.worker import DeliveryWorker
@@ -94,14 +97,17 @@ async def ingest(notifier: Notifier, op: Operation, fallback_url: str = "") -> O
     if isinstance(found, str):
         return Outcome("ignored", found)
     rtype, rts = found
+    keep = lifecycle_rules.needed_columns(rts.lifecycle, rts.watched) if notifier.lifecycle else set(rts.watched)
     raw = await _current(notifier, rtype, rts, op) if op.truncated else \
-        {k: v for k, v in op.changed.items() if k in rts.watched}
+        {k: v for k, v in op.changed.items() if k in keep}
     if not raw:
         return Outcome("ignored", "no watched field changed")
     names = _Names(notifier)
     changed = {k: (await names.text(old), await names.text(new)) for k, (old, new) in raw.items()}
+    owner = raw.get(lifecycle_rules.OWNER, ("", ""))[1]
     event = ChangeEvent(event_id=op.dedupe_key, record_type=rtype.logical_name, record_id=op.record_id,
-                        changed=changed, changed_by=await names.user(op.user_id, op.modified_by), changed_at=op.at)
+                        changed=changed, changed_by=await names.user(op.user_id, op.modified_by), changed_at=op.at,
+                        new_owner=(owner.logical_name, owner.id) if isinstance(owner, Ref) else None)
     return await notifier.submit(event, op.dedupe_key, fallback_url)
 
 
@@ -169,15 +175,17 @@ async def outbox_status(request: web.Request) -> web.Response:
 
 def install(app: web.Application, *, config: web.AppKey[Config], db: web.AppKey[Database],
             service: web.AppKey[ChatService], connector: web.AppKey[ConnectorClient],
-            router: web.AppKey[Router]) -> None:
+            router: web.AppKey[Router], lifecycle: web.AppKey[LifecycleService] | None = None) -> None:
     """Routes, plus a cleanup context (append after the app's own resources) that runs the delivery worker."""
 
     async def notifications(app: web.Application) -> Any:
         cfg, svc = app[config], app[service]
         outbox = SqlOutbox(app[db])
-        worker = DeliveryWorker(outbox, svc.connections, app[connector])
+        policy = app[lifecycle] if lifecycle else None
+        hooks = life.Hooks(policy, app[connector], app[connector]) if policy else None
+        worker = DeliveryWorker(outbox, svc.connections, app[connector], hooks=hooks)
         notifier = Notifier(svc.records, SqlConnectionStore(app[db]), svc.settings, outbox, cfg.allowed_tenants,
-                            worker.wake)
+                            worker.wake, policy)
         # With Dataverse the webhook reports the change `set` makes; the local source has no webhook.
         set_command.register(app[router], svc, notifier, submit_changes=cfg.record_source.startswith("local"))
         app[NOTIFY] = Notifications(cfg, notifier, worker, outbox)

@@ -17,13 +17,14 @@ import uuid
 from collections.abc import Awaitable
 from dataclasses import dataclass, field
 from datetime import UTC, datetime, timedelta
-from typing import TypeVar
+from typing import Any, TypeVar
 
 from cards.render import render
 from domain.model import ConversationRef
 from domain.notifications import coalesce
 from domain.ports import ConnectionStore, DeliveryError, Messenger
 from store.outbox import SqlOutbox
+from webhooks import lifecycle as life
 from webhooks.claims import POST_TIMEOUT, RENEW_EVERY, Claims, Row
 from webhooks.notifier import from_payload
 from webhooks.pacing import Pacer
@@ -64,7 +65,7 @@ class Stats:
 class DeliveryWorker:
     def __init__(self, outbox: SqlOutbox, connections: ConnectionStore, messenger: Messenger, *,
                  worker_id: str = "", batch: int = 50, max_held: int = 1000, poll: float = 0.5,
-                 max_attempts: int = 8, backoff_cap: float = 300.0) -> None:
+                 max_attempts: int = 8, backoff_cap: float = 300.0, hooks: life.Hooks | None = None) -> None:
         self.outbox, self.connections, self.messenger = outbox, connections, messenger
         self.id = worker_id or f"{socket.gethostname()}:{os.getpid()}:{uuid.uuid4().hex[:6]}"
         self.batch, self.poll = batch, poll
@@ -79,6 +80,7 @@ class DeliveryWorker:
         self._timer: asyncio.TimerHandle | None = None
         self._in_flight = asyncio.Semaphore(MAX_IN_FLIGHT)
         self._gone: dict[str, float] = {}  # chat -> when a post there said the bot is not in it
+        self.hooks = hooks  # issue 15: lifecycle notice cards and the policy's actions (webhooks/lifecycle.py)
 
     # -- lifecycle ------------------------------------------------------------------------------------------
 
@@ -153,6 +155,9 @@ class DeliveryWorker:
     async def _drain(self, chat_id: str, lane: _Lane) -> None:
         try:
             while lane.queue and not self._stop.is_set():
+                if self.hooks and life.is_action(lane.queue[0]):
+                    await self._perform(lane.queue.pop(0))
+                    continue
                 try:
                     ready = await self._ready(lane.queue[0])
                 except Exception:
@@ -214,8 +219,43 @@ class DeliveryWorker:
         else:
             await self._post(group, ready.ref)
 
+    async def _perform(self, row: Row) -> None:
+        """A lifecycle action row (issue 15): not a post, so unpaced; retried and recorded like one."""
+        assert self.hooks is not None
+        try:
+            if self.hooks.needs_chat(row) and (row["_ref"] is None or self._gone.get(row["chat_id"], -1.0) >=
+                                               row["_claimed"]):
+                await self.outbox.skip([row["id"]], "the bot is not in this chat (removed, or never installed there)")
+                return
+            try:
+                async with asyncio.timeout(POST_TIMEOUT):
+                    await self.hooks.perform(row)
+            except DeliveryError as exc:
+                await self._failed([row], DeliveryError(503, str(exc)) if exc.status in GONE else exc)
+                return
+            except TimeoutError:
+                await self._failed([row], DeliveryError(504, f"no answer within {POST_TIMEOUT:.0f} s"))
+                return
+            await self._record_done([row])
+        except Exception:
+            log.exception("lifecycle action %s failed", row["id"])
+            with contextlib.suppress(Exception):
+                await self.outbox.release([row["id"]], datetime.now(UTC) + timedelta(seconds=5), self.id)
+        finally:
+            self.claims.drop([row])
+
+    async def _card(self, group: list[Row]) -> dict[str, Any]:
+        updates = [from_payload(r["payload"]) for r in sorted(group, key=_id)]
+        if self.hooks and life.is_notice(group[0]):  # a lifecycle notice is never merged (_take_group)
+            return await self.hooks.card(group[0], updates[0])
+        return render("update", u=coalesce(updates))
+
     async def _post(self, group: list[Row], ref: ConversationRef) -> None:
-        card = render("update", u=coalesce([from_payload(r["payload"]) for r in sorted(group, key=_id)]))
+        try:
+            card = await self._card(group)
+        except DeliveryError as exc:
+            await self._failed(group, exc)
+            return
         async with self._in_flight:
             if time.monotonic() >= self.claims.deadline(group):  # the lease might not outlast the post
                 await self._act(group, _Ready("defer"))
@@ -292,10 +332,21 @@ def _id(row: Row) -> int:
     return int(row["id"])
 
 
+def _alone(row: Row) -> bool:
+    return life.is_notice(row) or life.is_action(row)
+
+
 def _take_group(queue: list[Row]) -> list[Row]:
     """The first row and every queued row for the same record in the same chat (due together: one card)."""
     key = (queue[0]["tenant_id"], queue[0]["record_type"], queue[0]["record_id"])
-    group = [r for r in queue if (r["tenant_id"], r["record_type"], r["record_id"]) == key][:MAX_GROUP]
+    group = [queue[0]]
+    # Lifecycle notices and actions (issue 15) stand alone, and later updates never jump ahead of them.
+    for row in queue[1:] if not _alone(queue[0]) else ():
+        if (row["tenant_id"], row["record_type"], row["record_id"]) != key:
+            continue
+        if _alone(row) or len(group) >= MAX_GROUP:
+            break
+        group.append(row)
     taken = {id(r) for r in group}
     queue[:] = [r for r in queue if id(r) not in taken]
     return group
