@@ -82,8 +82,10 @@ async def plan(connections: Connections, policy: LifecyclePolicy, notices: Seque
 
 
 def _row(tenant: str, chat: str, payload: dict[str, Any], data: dict[str, Any]) -> Row:
+    # `part` keeps the row's idempotency key apart from the chat's notice row (same change, same chat).
     return {"tenant_id": tenant, "chat_id": chat, "record_type": payload["record_type"],
-            "record_id": payload["record_id"], "payload": data}
+            "record_id": payload["record_id"], "payload": data,
+            "part": f"{data['action']}:{data['notice']['kind']}:{data['notice']['owner_id']}"}
 
 
 def visible_changes(payload: dict[str, Any], notices: Sequence[Notice]) -> None:
