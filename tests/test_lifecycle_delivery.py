@@ -5,20 +5,25 @@ from __future__ import annotations
 import asyncio
 import itertools
 import json
+import os
 from collections.abc import AsyncIterator
 from dataclasses import replace
+from pathlib import Path
 from typing import Any
 
 import aiohttp
 import pytest
 
 from app import DB
+from bench.notify_bench import Service as ProcessService
+from bench.targets import free_port
 from domain.settings import Settings
 from tests.card_schema import assert_valid_card
+from tests.conftest import DEMO
 from tests.fake_connector import FakeConnector
 from tests.fake_graph import FakeGraph
-from tests.notify_helpers import CASE, Service, eventually, notify_config, texts, webhook_body
-from tests.teams import ADELE, ALEX, ISAIAH, MEGAN
+from tests.notify_helpers import CASE, KEY, Service, eventually, notify_config, texts, webhook_body
+from tests.teams import ADELE, ALEX, ISAIAH, MEGAN, Bot
 
 A, B = "19:life-a@thread.v2", "19:life-b@thread.v2"
 ALEX_ID, MEGAN_ID = "9b1f7e21-3c4d-ef11-8409-000d3a4b9c21", "0a7e3c52-1b2f-ef11-8409-000d3a4b9c21"
@@ -199,3 +204,72 @@ async def test_webhook_resolution_posts_closing_card(svc: Service, connector: Fa
     card = (await wait_notices(connector, A, "Case resolved by Diego Siciliani"))[0]
     assert "Status: Active → Resolved" in texts(card)
     assert len(await audit(svc, "closed_notice")) == 2
+
+
+async def test_team_owner_means_its_administrator(svc: Service, connector: FakeConnector):
+    """Reassigned to a team: the button adds the team's administrator (Tier 1 Support -> Megan Bowen)."""
+    await say(svc, connector, f"set case {CASE} owner Tier 1 Support")
+    card = (await wait_notices(connector, A, "Case reassigned from Alex Wilber to Tier 1 Support"))[0]
+    action = button(card)
+    assert action and action["title"] == "Add Megan Bowen to this chat"
+
+
+async def test_chat_the_bot_left_is_skipped(svc: Service, connector: FakeConnector, graph: FakeGraph):
+    """The bot was removed from chat A: its notice and its policy action are skipped, chat B gets everything."""
+    await svc.save_settings(policy(reassign_add="auto", reassign_message_owner=False))
+    connector.gone.add(A)
+    await say(svc, connector, f"set case {CASE} owner Megan Bowen", conv=B)
+    assert await eventually(lambda: any(m["userId"] == MEGAN for m in graph.chats[B].members), 8)
+    assert await eventually(lambda: _states(svc, skipped=2), 8)
+    assert notices(connector, A, "reassigned") == [] and len(notices(connector, B, "reassigned")) == 1
+    assert not any(m["userId"] == MEGAN for m in graph.chats[A].members)
+
+
+async def _states(svc: Service, **want: int) -> bool:
+    states = (await svc.status())["states"]
+    return all(states[k] == v for k, v in want.items())
+
+
+async def test_kill_9_during_a_burst_loses_nothing(tmp_path: Path, connector: FakeConnector, graph: FakeGraph,
+                                                   http: aiohttp.ClientSession):
+    """The service process is killed (SIGKILL) while a burst of reassignments is being delivered; started again
+    on the same database, every notice reaches both chats, in order. Only a post in flight at the kill may be
+    repeated (at most one per chat). Waits out the 20 s outbox lease of the killed worker."""
+    env = dict(os.environ, DATABASE_URL=f"sqlite:///{tmp_path}/kill.db", RECORD_SOURCE=f"local:{DEMO}",
+               DATAVERSE_WEBHOOK_KEY=KEY, PORT=str(free_port()), HOST="127.0.0.1", PUBLIC_URL="https://cc.example",
+               GRAPH_AUTH="none", GRAPH_BASE_URL=graph.url)
+    service = ProcessService(env, tmp_path / "service.log")
+    await service.start()
+    url = f"http://127.0.0.1:{env['PORT']}"
+    bot = Bot(url, connector.url, http)
+    try:
+        for conv in (A, B):
+            assert (await bot.say(f"connect case {CASE}", conv=conv))[0] == 200
+        chain = [ALEX_ID, MEGAN_ID, ISAIAH_ID] * 4 + [ALEX_ID]
+        for old, new in itertools.pairwise(chain):
+            body = webhook_body(priority=None, owner=((old, NAMES[old]), (new, NAMES[new])))
+            async with http.post(f"{url}/api/dataverse/webhook?code={KEY}", json=body) as resp:
+                assert resp.status == 200 and (await resp.json())["status"] == "accepted"
+        await wait_notices(connector, A, "reassigned", 2)
+        service.kill()
+        await service.start()
+        expected = [f"Case reassigned from {NAMES[o]} to {NAMES[n]}" for o, n in itertools.pairwise(chain)]
+        for conv in (A, B):
+            await eventually(lambda conv=conv: _in_order(_lines(connector, conv), expected), 45)
+            await asyncio.sleep(0.5)  # a straggler would show here
+            got = _lines(connector, conv)
+            assert _in_order(got, expected), "\n".join(got)
+    finally:
+        service.stop()
+
+
+def _lines(connector: FakeConnector, conv: str) -> list[str]:
+    return [line for c in notices(connector, conv, "reassigned") for line in texts(c).split("\n")
+            if line.startswith("Case reassigned")]
+
+
+def _in_order(got: list[str], expected: list[str]) -> bool:
+    """`got` is `expected`, or `expected` with one post repeated (the one in flight at the kill)."""
+    if got == expected:
+        return True
+    return len(got) == len(expected) + 1 and any(got[:i] + got[i + 1:] == expected for i in range(len(got)))
