@@ -134,6 +134,9 @@ def _system_tables() -> list[Table]:
         Table("role", "Security Role", "roleid", "name", {}, strict=False),
         Table("savedquery", "View", "savedqueryid", "name", {}, strict=False, entity_set="savedqueries"),
         Table("chat", "Teams chat", "activityid", "subject", {x.name: x for x in chat_attrs}, strict=False),
+        Table("incidentresolution", "Case Resolution", "activityid", "subject", {
+            "subject": a("subject"), "description": a("description", "Memo"), "createdon": a("createdon", "DateTime"),
+            "incidentid": a("incidentid", "Lookup", targets=["incident"])}, strict=False),
         Table("serviceendpoint", "Service Endpoint", "serviceendpointid", "name", {}, strict=False),
         Table("sdkmessage", "Sdk Message", "sdkmessageid", "name", {}, strict=False),
         Table("sdkmessagefilter", "Sdk Message Filter", "sdkmessagefilterid", "", {

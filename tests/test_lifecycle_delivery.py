@@ -57,7 +57,7 @@ def notices(connector: FakeConnector, conv: str, words: str) -> list[dict[str, A
 
 
 async def wait_notices(connector: FakeConnector, conv: str, words: str, count: int = 1,
-                       within: float = 8.0) -> list[dict[str, Any]]:
+                       within: float = 15.0) -> list[dict[str, Any]]:
     await eventually(lambda: len(notices(connector, conv, words)) >= count, within)
     return notices(connector, conv, words)
 
@@ -157,7 +157,7 @@ async def test_resolve_disconnects_then_reopen_reconnects(svc: Service, connecto
         assert_valid_card(card)
         assert "Status: Active → Resolved" in texts(card)
         assert "will be disconnected" in texts(card)
-    assert await eventually(lambda: _count(svc, "disconnected_by_policy", 2), 8)
+    assert await eventually(lambda: _count(svc, "disconnected_by_policy", 2), 15)
     db = svc.running.app[DB]
     rows = await db.fetch("SELECT state, disconnected_by FROM connections ORDER BY id")
     assert [(r["state"], r["disconnected_by"]) for r in rows] == [("disconnected", "policy:lifecycle")] * 2
