@@ -99,7 +99,7 @@ def _owner(body: dict[str, Any], owner: tuple[tuple[str, str], tuple[str, str]] 
         return
     (old_id, old_name), (new_id, new_name) = owner
     for entity, oid, name in ((target, new_id, None), (pre, old_id, old_name), (post, new_id, new_name)):
-        ref = {"__type": "EntityReference:http://schemas.microsoft.com/xrm/2011/Contracts", "Id": oid,
+        ref: dict[str, Any] = {"__type": "EntityReference:http://schemas.microsoft.com/xrm/2011/Contracts", "Id": oid,
                "KeyAttributes": [], "LogicalName": "systemuser", "Name": name, "RowVersion": None}
         set_pair(entity["Attributes"], "ownerid", ref)
 
