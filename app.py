@@ -10,12 +10,12 @@ from aiohttp import web
 
 from auth.jwks import KeySet
 from auth.outgoing import ClientCredentials, ManagedIdentityToken
-from bots import collab_commands, commands, extension, lifecycle_buttons
+from bots import collab_commands, commands, extension, lifecycle_buttons, set_command
 from bots.adapter import TeamsAdapter
-from bots.connector import ConnectorClient, TokenSource
+from bots.background import Background
 from bots.router import Router
-from cards.render import render
-from config import Config
+from cards.results import context_card
+from config import Config, ConfigError, SourceKind
 from domain.collab import CollabService
 from domain.lifecycle_service import LifecycleService
 from domain.model import ConversationRef
@@ -24,15 +24,18 @@ from domain.results import ContextNote
 from domain.service import ChatService
 from graph import GraphGateway
 from manifest.render import rsc_permissions
+from notify import pipeline
 from records import SourceConfigError, open_source
 from records.directory_file import DirectoryError
 from store.audit import SqlAuditLog
 from store.connections import SqlConnectionStore
 from store.db import Database, open_database
 from store.migrations import migrate
+from store.outbox import SqlOutbox
 from store.settings_store import SqlSettingsStore
 from tabs import bind as bind_tabs
 from tabs import install as install_tabs
+from teams.connector import ConnectorClient, TokenSource
 from webhooks import dataverse
 
 log = logging.getLogger("connected_chats")
@@ -43,12 +46,12 @@ SERVICE = web.AppKey("service", ChatService)
 CONNECTOR = web.AppKey("connector", ConnectorClient)
 ADAPTER = web.AppKey("adapter", TeamsAdapter)
 ROUTER = web.AppKey("router", Router)
-LIFECYCLE = web.AppKey("lifecycle", LifecycleService)
 
 
 def open_records(config: Config) -> RecordSource:
     try:
-        return open_source(config.record_source, config.public_url)
+        return open_source(config.record_source, config.public_url, config.dataverse_auth,
+                           config.dataverse_record_types)
     except (SourceConfigError, DirectoryError) as exc:
         raise SystemExit(f"connected-chats cannot start: {exc}") from None
 
@@ -69,24 +72,32 @@ async def _resources(app: web.Application) -> AsyncIterator[None]:
     db = await open_database(config.database_url)
     await migrate(db)
     records = open_records(config)
-    service = ChatService(records, SqlConnectionStore(db), SqlSettingsStore(db), SqlAuditLog(db))
+    settings = SqlSettingsStore(db)  # one instance: the notifier sees a change saved on the admin tab at once
+    service = ChatService(records, SqlConnectionStore(db), settings, SqlAuditLog(db))
     connector = ConnectorClient(session, _bot_tokens(config, session))
     graph = GraphGateway(config.graph_base_url, config.graph_auth, config.teams_app_catalog_id or None,
                          config.teams_app_id or None, rsc_permissions=rsc_permissions())
     await graph.start()  # pays msgraph-sdk's import cost before the port opens
 
     async def announce(ref: ConversationRef, note: ContextNote) -> None:
-        await connector.post(ref, render("context", note=note))
+        await connector.post(ref, context_card(note))
 
+    lifecycle = LifecycleService(records, SqlConnectionStore(db), settings, SqlAuditLog(db), graph)
+    notifications = pipeline.start(SqlOutbox(db), records, SqlConnectionStore(db), settings, connector,
+                                   config.allowed_tenants, lifecycle, connector)
+    background = Background()
     router = Router()
     commands.register(router, service)
-    extension.register(router, service, connector)
-    collab_commands.register(router, CollabService(service, graph, announce), connector)
-    app[LIFECYCLE] = LifecycleService(records, service.connections, service.settings, service.audit, graph)
-    lifecycle_buttons.register(router, service, app[LIFECYCLE])
+    extension.register(router, service, connector, background)
+    collab_commands.register(router, CollabService(service, graph, announce), connector, background)
+    # With Dataverse the webhook reports the change `set` makes; the local source has no webhook.
+    set_command.register(router, service, notifications.notifier,
+                         submit_changes=config.source_kind is SourceKind.LOCAL)
+    lifecycle_buttons.register(router, service, lifecycle)
     keys = None if config.local_mode else KeySet(session, config.openid_url)
     app[SESSION], app[DB], app[SERVICE], app[CONNECTOR], app[ROUTER] = session, db, service, connector, router
     bind_tabs(app, config, session, service, connector, graph)
+    dataverse.bind(app, config, notifications)
     app[ADAPTER] = TeamsAdapter(router, connector, keys, config.app_id, config.token_issuer, config.allowed_tenants)
     if config.local_mode:
         log.warning("MicrosoftAppId is empty: local mode, incoming activities are NOT authenticated")
@@ -95,6 +106,8 @@ async def _resources(app: web.Application) -> AsyncIterator[None]:
     gc.collect()
     gc.freeze()
     yield
+    await notifications.worker.stop()
+    await background.close()
     await graph.close()
     if close := getattr(records, "close", None):
         await close()
@@ -126,14 +139,16 @@ def create_app(config: Config) -> web.Application:
     app.router.add_get("/healthz", healthz)
     app.router.add_get("/readyz", readyz)
     install_tabs(app)
-    dataverse.install(app, config=CONFIG, db=DB, service=SERVICE, connector=CONNECTOR, router=ROUTER,
-                      lifecycle=LIFECYCLE)
+    dataverse.install(app)
     return app
 
 
 def main() -> None:
     logging.basicConfig(level=logging.INFO, format="%(asctime)s %(levelname)s %(name)s: %(message)s")
-    config = Config.from_env()
+    try:
+        config = Config.from_env()
+    except ConfigError as exc:
+        raise SystemExit(f"connected-chats cannot start: {exc}") from None
     print(f"connected-chats listening on http://{config.host}:{config.port} (bot endpoint /api/messages)",
           flush=True)
     web.run_app(create_app(config), host=config.host, port=config.port, print=None, access_log=None)

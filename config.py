@@ -2,7 +2,9 @@
 from __future__ import annotations
 
 import os
+from collections.abc import Mapping
 from dataclasses import dataclass, field
+from enum import StrEnum
 from pathlib import Path
 from urllib.parse import urlparse
 
@@ -11,13 +13,65 @@ BF_ISSUER = "https://api.botframework.com"
 BF_LOGIN = "https://login.microsoftonline.com/botframework.com"
 BF_SCOPE = "https://api.botframework.com"
 ENTRA_OPENID = "https://login.microsoftonline.com/common/v2.0/.well-known/openid-configuration"
+DEFAULT_DATABASE_URL = "sqlite:///data/connected-chats.db"
+APP_TYPES = ("MultiTenant", "SingleTenant", "UserAssignedMSI")
+AUTH_MODES = ("azure", "none")
+# Manifest build input -> environment variable. The bot id keeps the Bot Framework SDK's own spelling so one .env
+# serves both.
+MANIFEST_ENV = {
+    "teams_app_id": "TEAMS_APP_ID",
+    "bot_id": "MicrosoftAppId",
+    "public_url": "PUBLIC_URL",
+    "sso_client_id": "SSO_CLIENT_ID",
+    "version": "APP_VERSION",
+    "developer_name": "APP_DEVELOPER_NAME",
+    "website_url": "APP_WEBSITE_URL",
+    "privacy_url": "APP_PRIVACY_URL",
+    "terms_url": "APP_TERMS_URL",
+}
+
+
+class ConfigError(ValueError):
+    """An environment variable has a value the service cannot use; the message names it."""
+
+
+class SourceKind(StrEnum):
+    LOCAL = "local"  # the JSON directory: no webhook, so `set` reports its own changes
+    DATAVERSE = "dataverse"
+
+
+def _environ(env: Mapping[str, str] | None) -> dict[str, str]:
+    return dict(os.environ if env is None else env)
+
+
+def _choice(name: str, value: str, allowed: tuple[str, ...]) -> str:
+    if value not in allowed:
+        raise ConfigError(f"{name} {value!r}: expected one of {', '.join(allowed)}")
+    return value
+
+
+def _port(text: str) -> int:
+    if not text.isdigit() or not 1 <= int(text) <= 65535:
+        raise ConfigError(f"PORT {text!r}: expected a number from 1 to 65535")
+    return int(text)
+
+
+def manifest_values(env: Mapping[str, str] | None = None) -> dict[str, str]:
+    """The manifest build's inputs that are set in the environment (MANIFEST_ENV), by field name."""
+    e = _environ(env)
+    return {name: e[var] for name, var in MANIFEST_ENV.items() if e.get(var)}
+
+
+def database_url(env: Mapping[str, str] | None = None) -> str:
+    """DATABASE_URL alone (`python -m store migrate` needs nothing else)."""
+    return (_environ(env).get("DATABASE_URL") or "").strip() or DEFAULT_DATABASE_URL
 
 
 @dataclass(frozen=True)
 class Config:
     host: str = "127.0.0.1"
     port: int = 3978
-    database_url: str = "sqlite:///data/connected-chats.db"
+    database_url: str = DEFAULT_DATABASE_URL
     record_source: str = "local:" + str(Path(__file__).parent / "records" / "demo-directory.json")
     app_id: str = ""
     app_password: str = ""
@@ -29,6 +83,8 @@ class Config:
     oauth_scope: str = BF_SCOPE
     graph_base_url: str = "https://graph.microsoft.com/v1.0"
     graph_auth: str = "azure"
+    dataverse_auth: str = "azure"
+    dataverse_record_types: tuple[str, ...] = ()
     public_url: str = ""
     allowed_tenants: frozenset[str] = field(default_factory=frozenset)
     teams_app_id: str = ""
@@ -46,6 +102,11 @@ class Config:
         return not self.app_id
 
     @property
+    def source_kind(self) -> SourceKind:
+        spec = self.record_source.strip()
+        return SourceKind.LOCAL if spec == "local" or spec.startswith("local:") else SourceKind.DATAVERSE
+
+    @property
     def token_url(self) -> str:
         base = self.login_url.rstrip("/")
         if self.app_type == "SingleTenant" and self.app_tenant_id and base == BF_LOGIN:
@@ -58,22 +119,27 @@ class Config:
         return self.sso_audience or (f"api://{host}/{self.sso_client_id}" if self.sso_client_id else "")
 
     @classmethod
-    def from_env(cls, env: dict[str, str] | None = None) -> Config:
-        e = dict(os.environ if env is None else env)
+    def from_env(cls, env: Mapping[str, str] | None = None) -> Config:
+        """Every environment variable the service reads; raises ConfigError naming a variable it can't use."""
+        e = _environ(env)
         get = lambda name, default="": (e.get(name) or default).strip()  # noqa: E731
-        host, port = get("HOST", "127.0.0.1"), int(get("PORT", "3978"))
+        host, port = get("HOST", "127.0.0.1"), _port(get("PORT", "3978"))
         return cls(
             host=host, port=port,
-            database_url=get("DATABASE_URL", cls.database_url),
+            database_url=database_url(e),
             record_source=get("RECORD_SOURCE", cls.record_source),
             app_id=get("MicrosoftAppId"), app_password=get("MicrosoftAppPassword"),
-            app_type=get("MicrosoftAppType", "MultiTenant"), app_tenant_id=get("MicrosoftAppTenantId"),
+            app_type=_choice("MicrosoftAppType", get("MicrosoftAppType", "MultiTenant"), APP_TYPES),
+            app_tenant_id=get("MicrosoftAppTenantId"),
             openid_url=get("TO_BOT_FROM_CHANNEL_OPENID_METADATA_URL", BF_OPENID),
             token_issuer=get("TO_BOT_FROM_CHANNEL_TOKEN_ISSUER", BF_ISSUER),
             login_url=get("TO_CHANNEL_FROM_BOT_LOGIN_URL", BF_LOGIN),
             oauth_scope=get("TO_CHANNEL_FROM_BOT_OAUTH_SCOPE", BF_SCOPE),
             graph_base_url=get("GRAPH_BASE_URL", cls.graph_base_url).rstrip("/"),
-            graph_auth=get("GRAPH_AUTH", "azure").lower(),
+            graph_auth=_choice("GRAPH_AUTH", get("GRAPH_AUTH", "azure").lower(), AUTH_MODES),
+            dataverse_auth=_choice("DATAVERSE_AUTH", get("DATAVERSE_AUTH", "azure").lower(), AUTH_MODES),
+            dataverse_record_types=tuple(t.strip().lower() for t in get("DATAVERSE_RECORD_TYPES").split(",")
+                                         if t.strip()),
             public_url=get("PUBLIC_URL", f"http://{host}:{port}").rstrip("/"),
             allowed_tenants=frozenset(t.strip().lower() for t in get("ALLOWED_TENANT_IDS").split(",") if t.strip()),
             teams_app_id=get("TEAMS_APP_ID"), teams_app_catalog_id=get("TEAMS_APP_CATALOG_ID"),

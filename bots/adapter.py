@@ -19,11 +19,11 @@ from botbuilder.schema import (
 )
 
 from auth.jwks import Expectation, InvalidToken, KeySet
-from bots.connector import ConnectorClient, card_activity
 from bots.parsing import strip_bot_mention
 from bots.router import Router
 from bots.turn import Mention, Reply, Turn
 from domain.results import ChatContext
+from teams.connector import ConnectorClient, envelope
 
 log = logging.getLogger(__name__)
 MAX_BODY = 512 * 1024
@@ -50,9 +50,7 @@ class _Adapter(BotAdapter):
         return responses
 
     async def update_activity(self, context: TurnContext, activity: Activity) -> ResourceResponse:
-        await self._connector.update(activity.service_url, activity.conversation.id, activity.id,
-                                     activity.serialize())
-        return ResourceResponse(id=activity.id)
+        raise NotImplementedError("this bot never edits messages")
 
     async def delete_activity(self, context: TurnContext, reference: ConversationReference) -> None:
         raise NotImplementedError("this bot never deletes messages")
@@ -90,13 +88,8 @@ class _Dispatcher(ActivityHandler):
 
 
 def _reply(reply: Reply, turn: Turn) -> dict[str, Any]:
-    body: dict[str, Any] = card_activity(reply.card) if reply.card is not None else {
-        "type": "message", "text": reply.text, "textFormat": "markdown"}
-    body["conversation"] = {"id": turn.ctx.conversation_id}
-    body["from"] = {"id": turn.ctx.bot_id}
-    if turn.activity_id:
-        body["replyToId"] = turn.activity_id
-    return body
+    return envelope(turn.ctx.conversation_id, card=reply.card, text=reply.text, bot_id=turn.ctx.bot_id,
+                    reply_to=turn.activity_id)
 
 
 def _activity(raw: dict[str, Any]) -> Activity:
@@ -149,7 +142,7 @@ def _turn(activity: Activity, raw: dict[str, Any]) -> Turn:
     value = activity.value if isinstance(activity.value, dict) else None
     return Turn(kind=activity.type, ctx=ctx, text=strip_bot_mention(activity.text or "", bot_names),
                 name=activity.name or "", value=value, activity_id=activity.id or "",
-                reply_to_id=activity.reply_to_id or "", mentions=tuple(mentions),
+                mentions=tuple(mentions),
                 # Teams (and the Agents Playground) announce an install twice, as installationUpdate "add" and
                 # as conversationUpdate membersAdded: only the latter counts, or every welcome is sent twice.
                 bot_added=bot.id in added,

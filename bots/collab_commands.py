@@ -1,21 +1,27 @@
 """join, new and suggest (Microsoft Graph behind domain.collab), and their card buttons."""
 from __future__ import annotations
 
-import asyncio
 import re
 from typing import Any
 
-from bots import views
+from bots.background import Background, Late
 from bots.commands import _data, _record_args
-from bots.connector import ConnectorClient
-from bots.router import Router
+from bots.router import BOTH, Command, Router
 from bots.turn import Reply, Turn
 from cards.render import render
+from cards.results import chats_card, new_chat_card, notice_card
 from domain.collab import CollabService, NewChat
 from domain.model import ConversationRef, User
+from domain.ports import DeliveryError
 from domain.results import Notice, Refusal
+from teams.connector import ConnectorClient
 
-INVOKE_BUDGET = 3.0  # Teams waits about 5 s for an invoke; answer by then and follow up proactively
+JOIN = Command("join", "join <type> <key>", "Show a record's connected chats and join one with its full history.", BOTH)
+NEW = Command("new", 'new <type> <key> with @person ... [topic "..."]',
+              "Start a new group chat about a record with colleagues, connected to the record.", BOTH)
+SUGGEST = Command("suggest", "suggest <type> <key>", "Suggest colleagues to chat with about a record, with presence.",
+                  BOTH)
+COMMANDS = (JOIN, NEW, SUGGEST)
 _TOPIC = re.compile(r'\btopic\s+"([^"]*)"|\btopic\s+\u201c([^\u201d]*)\u201d', re.IGNORECASE)
 _EMAIL = re.compile(r"[\w.+'-]+@[\w-]+(?:\.[\w-]+)+")
 _AT = re.compile(r"<at[^>]*>.*?</at>", re.IGNORECASE | re.DOTALL)
@@ -35,7 +41,7 @@ def parse_new(args: str) -> tuple[str, str, str | None, list[str]]:
     return " ".join(words[:-1]), words[-1], topic, _EMAIL.findall(_AT.sub(" ", people))
 
 
-def register(router: Router, collab: CollabService, connector: ConnectorClient) -> None:
+def register(router: Router, collab: CollabService, connector: ConnectorClient, background: Background) -> None:
     records = collab.chats.records
 
     async def people_of(turn: Turn, emails: list[str]) -> list[User]:
@@ -55,7 +61,7 @@ def register(router: Router, collab: CollabService, connector: ConnectorClient) 
 
     async def join(turn: Turn, args: str) -> list[Reply]:
         rtype, key = _record_args(args, "join case CAS-01001")
-        return [Reply(card=views.chats_card(await collab.join_view(turn.ctx, rtype, key)))]
+        return [Reply(card=chats_card(await collab.join_view(turn.ctx, rtype, key)))]
 
     async def new(turn: Turn, args: str) -> list[Reply]:
         rtype, key, topic, emails = parse_new(args)
@@ -66,15 +72,15 @@ def register(router: Router, collab: CollabService, connector: ConnectorClient) 
         rtype, key = _record_args(args, "suggest case CAS-01001")
         return [Reply(card=render("suggest", s=await collab.suggest(turn.ctx, rtype, key)))]
 
-    for name, handler in (("join", join), ("new", new), ("suggest", suggest)):
-        router.command(name, handler)
+    for command, handler in ((JOIN, join), (NEW, new), (SUGGEST, suggest)):
+        router.command(command, handler)
 
     async def verb_join(turn: Turn, data: dict[str, Any]) -> dict[str, Any]:
         chat = data.get("chatId")
         if not isinstance(chat, str) or not chat:
             raise Refusal("This button is missing its chat; run `join` again.")
         text = await collab.join(turn.ctx, *_data(data), chat)
-        return views.notice_card(Notice(text))
+        return notice_card(Notice(text))
 
     async def verb_suggest(turn: Turn, data: dict[str, Any]) -> dict[str, Any]:
         section = data.get("section") if isinstance(data.get("section"), str) else None
@@ -85,20 +91,22 @@ def register(router: Router, collab: CollabService, connector: ConnectorClient) 
         user = await records.user_by_aad(aad) if isinstance(aad, str) else None
         if user is None:
             raise Refusal("This button is missing the colleague to chat with.")
-        work = asyncio.ensure_future(collab.new_chat(turn.ctx, *_data(data), [user], None))
-        try:
-            return new_chat_card(await asyncio.wait_for(asyncio.shield(work), INVOKE_BUDGET))
-        except TimeoutError:
-            work.add_done_callback(lambda task: asyncio.ensure_future(_follow_up(turn, task)))
-            return views.notice_card(Notice("Creating the chat; I'll post here when it's ready."))
-
-    async def _follow_up(turn: Turn, task: asyncio.Future[NewChat]) -> None:
         ref = ConversationRef(turn.ctx.service_url, turn.ctx.conversation_id, turn.ctx.tenant_id, turn.ctx.bot_id)
-        exc = task.exception()
-        card = views.notice_card(Notice(str(exc), ok=False)) if isinstance(exc, Refusal) else \
-            views.notice_card(Notice("Creating the chat failed; please try again.", ok=False)) if exc else \
-            new_chat_card(task.result())
-        await connector.post(ref, card)
+
+        async def finished(chat: NewChat) -> None:
+            await connector.post(ref, new_chat_card(chat))
+
+        async def failed(exc: BaseException) -> None:
+            text = str(exc) if isinstance(exc, Refusal) else \
+                f"The chat is ready, but I couldn't post it here ({exc}); run `join` to find it." \
+                if isinstance(exc, DeliveryError) else "Creating the chat failed; please try again."
+            await connector.post(ref, notice_card(Notice(text, ok=False)))
+
+        made = await background.within(collab.new_chat(turn.ctx, *_data(data), [user], None), "new chat",
+                                       finished=finished, failed=failed)
+        if isinstance(made, Late):
+            return notice_card(Notice("Creating the chat; I'll post here when it's ready."))
+        return new_chat_card(made)
 
     async def verb_finish(turn: Turn, data: dict[str, Any]) -> dict[str, Any]:
         chat_id, topic = data.get("chatId"), data.get("topic")
@@ -113,6 +121,3 @@ def register(router: Router, collab: CollabService, connector: ConnectorClient) 
                            ("finish", verb_finish)):
         router.verb(name, vhandler)
 
-
-def new_chat_card(chat: NewChat) -> dict[str, Any]:
-    return render("newchat", c=chat)

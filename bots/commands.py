@@ -3,16 +3,25 @@ from __future__ import annotations
 
 from typing import Any
 
-from bots import views
+from bots import replies
 from bots.parsing import type_and_key
-from bots.router import Router
+from bots.router import BOTH, GROUP, Command, Router
 from bots.turn import Answer, Reply, Turn
-from domain.model import ConversationRef
+from cards.results import chats_card, connected_card, disconnected_card, records_card
 from domain.results import Refusal
 from domain.service import ChatService, now
 
 WELCOME = ("Hi! I connect this chat to CRM records (cases, accounts, contacts...). "
            "Try `connect case CAS-01001` or type `help`.")
+HELP = Command("help", "help", "Show what this bot can do here.", BOTH)
+CONNECT = Command("connect", "connect <type> <key>",
+                  "Connect this group chat to a record, e.g. connect case CAS-01001.", GROUP)
+DISCONNECT = Command("disconnect", "disconnect [<type> <key>]",
+                     "Disconnect this group chat from a record (type and key can be left out if only one is "
+                     "connected).", GROUP)
+RECORDS = Command("records", "records", "List the records connected to this chat.", GROUP)
+CHATS = Command("chats", "chats <type> <key>", "List the chats connected to a record.", BOTH)
+COMMANDS = (HELP, CONNECT, DISCONNECT, RECORDS, CHATS)
 
 
 def _record_args(args: str, usage: str) -> tuple[str, str]:
@@ -31,45 +40,45 @@ def _data(data: dict[str, Any]) -> tuple[str, str]:
 
 def register(router: Router, service: ChatService) -> None:
     async def help_(turn: Turn, args: str) -> list[Reply]:
-        return [Reply(text=views.help_text(turn.ctx.conversation_type))]
+        return [Reply(text=replies.help_text(router.listed(), turn.ctx.conversation_type))]
 
     async def connect(turn: Turn, args: str) -> list[Reply]:
         rtype, key = _record_args(args, "connect case CAS-01001")
-        return views.connected(await service.connect(turn.ctx, rtype, key, turn.chat_title))
+        return replies.connected(await service.connect(turn.ctx, rtype, key, turn.chat_title))
 
     async def disconnect(turn: Turn, args: str) -> list[Reply]:
         parsed = type_and_key(args) if args else None
         if args and parsed is None:
             raise Refusal("Say `disconnect` alone, or `disconnect <type> <key>`.")
         result = await service.disconnect(turn.ctx, *(parsed or (None, None)))
-        return [Reply(card=views.disconnected_card(result))]
+        return [Reply(card=disconnected_card(result))]
 
     async def records(turn: Turn, args: str) -> list[Reply]:
         if turn.ctx.conversation_type != "groupChat":
             raise Refusal("Only group chats have connected records. Use `chats <type> <key>` to see a record's chats.")
-        return [Reply(card=views.records_card(await service.records_of_chat(turn.ctx)))]
+        return [Reply(card=records_card(await service.records_of_chat(turn.ctx)))]
 
     async def chats(turn: Turn, args: str) -> list[Reply]:
         rtype, key = _record_args(args, "chats case CAS-01001")
-        return [Reply(card=views.chats_card(await service.chats_of_record(turn.ctx, rtype, key)))]
+        return [Reply(card=chats_card(await service.chats_of_record(turn.ctx, rtype, key)))]
 
-    for name, handler in (("help", help_), ("connect", connect), ("disconnect", disconnect),
-                          ("records", records), ("chats", chats)):
-        router.command(name, handler)
+    for command, handler in ((HELP, help_), (CONNECT, connect), (DISCONNECT, disconnect),
+                             (RECORDS, records), (CHATS, chats)):
+        router.command(command, handler)
 
     async def verb_connect(turn: Turn, data: dict[str, Any]) -> dict[str, Any]:
         result = await service.connect(turn.ctx, *_data(data), turn.chat_title)
-        return views.connected_card(result)
+        return connected_card(result)
 
     async def verb_disconnect(turn: Turn, data: dict[str, Any]) -> dict[str, Any]:
         chat = data.get("chatId") if isinstance(data.get("chatId"), str) else None
-        return views.disconnected_card(await service.disconnect(turn.ctx, *_data(data), chat_id=chat))
+        return disconnected_card(await service.disconnect(turn.ctx, *_data(data), chat_id=chat))
 
     async def verb_chats(turn: Turn, data: dict[str, Any]) -> dict[str, Any]:
-        return views.chats_card(await service.chats_of_record(turn.ctx, *_data(data)))
+        return chats_card(await service.chats_of_record(turn.ctx, *_data(data)))
 
     async def verb_records(turn: Turn, data: dict[str, Any]) -> dict[str, Any]:
-        return views.records_card(await service.records_of_chat(turn.ctx))
+        return records_card(await service.records_of_chat(turn.ctx))
 
     for name, vhandler in (("connect", verb_connect), ("disconnect", verb_disconnect), ("chats", verb_chats),
                            ("records", verb_records)):
@@ -81,11 +90,10 @@ def register(router: Router, service: ChatService) -> None:
             await service.chat_activity(ctx, now())
             return Answer()
         if turn.bot_removed:
-            await service.connections.mark_bot_removed(ctx.tenant_id, ctx.conversation_id, now())
+            await service.bot_removed(ctx)
             return Answer()
         if turn.bot_added and ctx.conversation_type != "channel":
-            await service.connections.save_conversation(
-                ConversationRef(ctx.service_url, ctx.conversation_id, ctx.tenant_id, ctx.bot_id), turn.chat_title)
+            await service.bot_added(ctx, turn.chat_title)
             return Answer(replies=[Reply(text=WELCOME)])
         return Answer()
 

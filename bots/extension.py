@@ -4,27 +4,24 @@ connected. An invoke answer can only carry a short message back to the user, so 
 go into the chat through the Bot Connector."""
 from __future__ import annotations
 
-import asyncio
 import logging
 from typing import Any
 
-from bots import views
-from bots.connector import ConnectorClient, card_activity
+from bots import replies
+from bots.background import Background
 from bots.router import CARD, Router
-from bots.turn import Answer, InvokeResult, Reply, Turn
+from bots.turn import Answer, InvokeResult, Turn
 from cards.render import render
 from domain.ports import DeliveryError
 from domain.results import Connected, Refusal
 from domain.service import ChatService
+from teams.connector import ConnectorClient, envelope
 
 log = logging.getLogger(__name__)
 COMMAND_ID = "connectToRecord"
 TITLE = "Connect to record"
 MAX_KEY = 200
 MAX_TYPE = 100
-# Teams gives an invoke about 5 s; posting the cards may take the rest of that, then it finishes in the background.
-POST_BUDGET = 3.5
-_posting: set[asyncio.Task[None]] = set()  # strong references, so unfinished posts aren't garbage-collected
 
 
 def task_message(text: str) -> Answer:
@@ -66,14 +63,7 @@ def _submitted(turn: Turn) -> tuple[str, str]:
     return rtype, key
 
 
-def _activity(reply: Reply, conversation_id: str) -> dict[str, Any]:
-    activity: dict[str, Any] = card_activity(reply.card) if reply.card is not None else \
-        {"type": "message", "text": reply.text or "", "textFormat": "markdown"}
-    activity["conversation"] = {"id": conversation_id}
-    return activity
-
-
-def register(router: Router, service: ChatService, connector: ConnectorClient) -> None:
+def register(router: Router, service: ChatService, connector: ConnectorClient, background: Background) -> None:
     async def fetch_task(turn: Turn) -> Answer:
         problem = _command(turn)
         if problem:
@@ -101,7 +91,7 @@ def register(router: Router, service: ChatService, connector: ConnectorClient) -
         label = f"{result.rtype.display_name.lower()} {result.record.name or result.record.id!r}"
         if not result.created:
             return task_message(f"This chat is already connected to {label}; nothing changed.")
-        failure = await _post_cards(connector, turn, result)
+        failure = await _post_cards(connector, background, turn, result, label)
         if failure:
             return task_message(f"Connected this chat to {label}, but I couldn't post its card here ({failure}). "
                                 "Is the app added to this chat?")
@@ -111,29 +101,26 @@ def register(router: Router, service: ChatService, connector: ConnectorClient) -
     router.invoke("composeExtension/submitAction", submit_action)
 
 
-async def _post_cards(connector: ConnectorClient, turn: Turn, result: Connected) -> str:
+async def _post_cards(connector: ConnectorClient, background: Background, turn: Turn, result: Connected,
+                      label: str) -> str:
     """Post the connected and context cards; '' when they went out (or are still going out), else why not."""
     ctx = turn.ctx
 
     async def post_all() -> None:
-        for reply in views.connected(result):
-            await connector.send(ctx.service_url, ctx.conversation_id, _activity(reply, ctx.conversation_id))
+        for reply in replies.connected(result):
+            await connector.send(ctx.service_url, ctx.conversation_id,
+                                 envelope(ctx.conversation_id, card=reply.card, text=reply.text))
 
-    task = asyncio.ensure_future(post_all())
-    done, _ = await asyncio.wait({task}, timeout=POST_BUDGET)
-    if not done:
-        _posting.add(task)
-        task.add_done_callback(_finished)
-        return ""
-    error = task.exception()
-    if isinstance(error, DeliveryError):
-        return str(error)
-    if error is not None:
-        raise error
+    async def nothing_more(_: None) -> None:
+        return None
+
+    async def failed(exc: BaseException) -> None:
+        await connector.send(ctx.service_url, ctx.conversation_id, envelope(
+            ctx.conversation_id, text=f"I connected this chat to {label}, but I couldn't post its card here ({exc})."))
+
+    try:
+        await background.within(post_all(), "message extension: posting the connected cards",
+                                finished=nothing_more, failed=failed)
+    except DeliveryError as exc:
+        return str(exc)
     return ""
-
-
-def _finished(task: asyncio.Task[None]) -> None:
-    _posting.discard(task)
-    if not task.cancelled() and task.exception() is not None:
-        log.warning("message extension: posting the connected cards failed late: %s", task.exception())

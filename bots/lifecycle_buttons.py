@@ -4,9 +4,9 @@ from __future__ import annotations
 
 from typing import Any
 
-from bots import views
 from bots.router import Router
 from bots.turn import Turn
+from cards.results import notice_card
 from domain.lifecycle_service import LifecycleService
 from domain.ports import GatewayError
 from domain.results import Notice, Refusal
@@ -29,6 +29,6 @@ def register(router: Router, service: ChatService, lifecycle: LifecycleService) 
                                        "member_added_by_button", user.id)
         except GatewayError as exc:
             raise Refusal(f"I couldn't add {name or 'the new owner'}: {exc} Press the button to try again.") from None
-        return views.notice_card(Notice(text, ok=who.user is not None))
+        return notice_card(Notice(text, ok=who.user is not None))
 
     router.verb("lifecycle_add", add)

@@ -1,14 +1,17 @@
-"""Routes a Turn to its handler: commands by their first word, card buttons by their verb.
-Handlers take the turn and return data-derived replies; nothing here knows botbuilder."""
+"""The command registry and dispatcher: routes a Turn to its handler, commands by their first word, card buttons
+(Action.Execute and the Action.Submit fallback) by their verb. A command is registered with its `Command`
+declaration (usage, help text, manifest scopes), so `help` lists exactly what is registered; bots/catalog.py
+gathers the same declarations for the manifest and the README check. Nothing here knows botbuilder."""
 from __future__ import annotations
 
 import logging
 from collections.abc import Awaitable, Callable
+from dataclasses import dataclass
 from typing import Any
 
-from bots import views
 from bots.parsing import split_command
 from bots.turn import Answer, InvokeResult, Reply, Turn
+from cards.results import notice_card
 from domain.results import Notice, Refusal
 
 log = logging.getLogger(__name__)
@@ -16,17 +19,35 @@ CommandHandler = Callable[[Turn, str], Awaitable[list[Reply]]]
 VerbHandler = Callable[[Turn, dict[str, Any]], Awaitable[dict[str, Any]]]
 EventHandler = Callable[[Turn], Awaitable[Answer]]
 CARD = "application/vnd.microsoft.card.adaptive"
+BOTH = ("personal", "groupChat")
+GROUP = ("groupChat",)
+
+
+@dataclass(frozen=True)
+class Command:
+    name: str
+    usage: str
+    description: str  # at most 128 characters: the manifest's limit for command descriptions
+    scopes: tuple[str, ...] = BOTH
 
 
 class Router:
     def __init__(self) -> None:
+        self.declared: dict[str, Command] = {}
         self.commands: dict[str, CommandHandler] = {}
         self.verbs: dict[str, VerbHandler] = {}
         self.invokes: dict[str, EventHandler] = {}
         self.events: list[EventHandler] = []
 
-    def command(self, name: str, handler: CommandHandler) -> None:
-        self.commands[name] = handler
+    def command(self, command: Command, handler: CommandHandler) -> None:
+        if command.name in self.commands:
+            raise ValueError(f"command {command.name!r} is registered twice")
+        self.declared[command.name] = command
+        self.commands[command.name] = handler
+
+    def listed(self) -> tuple[Command, ...]:
+        """The registered commands, in registration order: what `help` shows."""
+        return tuple(self.declared.values())
 
     def verb(self, name: str, handler: VerbHandler) -> None:
         self.verbs[name] = handler
@@ -82,8 +103,8 @@ class Router:
     async def _run_verb(self, turn: Turn, verb: str, data: dict[str, Any]) -> dict[str, Any]:
         handler = self.verbs.get(verb)
         if handler is None:
-            return views.notice_card(Notice(f"This button ({verb!r}) is not something I can do.", ok=False))
+            return notice_card(Notice(f"This button ({verb!r}) is not something I can do.", ok=False))
         try:
             return await handler(turn, data)
         except Refusal as refusal:
-            return views.notice_card(Notice(str(refusal), ok=False))
+            return notice_card(Notice(str(refusal), ok=False))

@@ -7,22 +7,24 @@ import logging
 from datetime import datetime
 from decimal import Decimal, InvalidOperation
 
-from bots.router import Router
+from bots.router import BOTH, Command, Router
 from bots.turn import Reply, Turn
+from domain.kinds import CHOICE_TYPES, LOOKUP_TYPES, AttributeType
 from domain.model import Attribute, ChangeEvent, Record, RecordType
 from domain.ports import GatewayError, RecordSource
 from domain.results import ChatContext, Refusal
 from domain.service import ChatService
-from webhooks.notifier import Notifier
+from notify.notifier import Notifier
 
 log = logging.getLogger(__name__)
+SET = Command("set", "set <type> <key> <field> <value>",
+              "Change a field of a record, e.g. set case CAS-01001 priority High.", BOTH)
+COMMANDS = (SET,)
 USAGE = "set <type> <key> <field> <value>, e.g. `set case CAS-01001 priority High`"
-TEXT_LIMITS = {"String": 4000, "Memo": 100_000}
-NUMBERS = frozenset({"Integer", "BigInt"})
-DECIMALS = frozenset({"Money", "Decimal", "Double"})
-CHOICES = frozenset({"Picklist", "State", "Status"})
-SETTABLE = frozenset(TEXT_LIMITS) | NUMBERS | DECIMALS | CHOICES | {"Boolean", "DateTime"}
-LOOKUPS = frozenset({"Lookup", "Customer", "Owner"})
+TEXT_LIMITS: dict[str, int] = {AttributeType.STRING: 4000, AttributeType.MEMO: 100_000}
+NUMBERS = frozenset({AttributeType.INTEGER, AttributeType.BIGINT})
+DECIMALS = frozenset({AttributeType.MONEY, AttributeType.DECIMAL, AttributeType.DOUBLE})
+SETTABLE = frozenset(TEXT_LIMITS) | NUMBERS | DECIMALS | CHOICE_TYPES | {AttributeType.BOOLEAN, AttributeType.DATETIME}
 YES, NO = frozenset({"yes", "true", "on", "1"}), frozenset({"no", "false", "off", "0"})
 
 
@@ -30,7 +32,7 @@ def register(router: Router, service: ChatService, notifier: Notifier, submit_ch
     async def set_(turn: Turn, args: str) -> list[Reply]:
         return [Reply(text=await change(service, notifier, turn.ctx, args, submit_changes))]
 
-    router.command("set", set_)
+    router.command(SET, set_)
 
 
 async def change(service: ChatService, notifier: Notifier, ctx: ChatContext, args: str, submit: bool) -> str:
@@ -101,7 +103,7 @@ def checked_value(rtype: RecordType, attr: Attribute, typed: str) -> str:
         raise Refusal(f"{attr.display_name} is assigned by the CRM and can't be changed.")
     if attr.type == "Owner" and typed:
         return typed  # a user's or team's name or email; the record source finds them (issue 15)
-    if attr.type in LOOKUPS:
+    if attr.type in LOOKUP_TYPES:
         raise Refusal(f"{attr.display_name} is a lookup to another record; change it in the CRM.")
     if attr.type not in SETTABLE:
         raise Refusal(f"{attr.display_name} is a {attr.type} field, which can't be changed from a chat.")
@@ -116,7 +118,7 @@ def checked_value(rtype: RecordType, attr: Attribute, typed: str) -> str:
 
 
 def _typed(attr: Attribute, typed: str) -> str:
-    if attr.type == "Boolean":
+    if attr.type == AttributeType.BOOLEAN:
         if typed.lower() not in YES | NO:
             raise Refusal(f"{attr.display_name} must be yes or no.")
         return "Yes" if typed.lower() in YES else "No"
@@ -125,7 +127,7 @@ def _typed(attr: Attribute, typed: str) -> str:
             return str(int(typed.replace(",", "")))
         if attr.type in DECIMALS:
             return str(Decimal(typed.replace(",", "").lstrip("$€£")))
-        if attr.type == "DateTime":
+        if attr.type == AttributeType.DATETIME:
             return datetime.fromisoformat(typed.replace("Z", "+00:00")).isoformat()
     except (ValueError, InvalidOperation):
         raise Refusal(f"{attr.display_name} must be a {_kind(attr.type)}, not {typed!r}.") from None
@@ -138,4 +140,4 @@ def _typed(attr: Attribute, typed: str) -> str:
 def _kind(attr_type: str) -> str:
     if attr_type in NUMBERS:
         return "whole number"
-    return "date like 2026-12-01 or 2026-12-01T09:30" if attr_type == "DateTime" else "number"
+    return "date like 2026-12-01 or 2026-12-01T09:30" if attr_type == AttributeType.DATETIME else "number"

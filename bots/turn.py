@@ -22,7 +22,6 @@ class Turn:
     name: str = ""  # invoke name
     value: dict[str, Any] | None = None
     activity_id: str = ""
-    reply_to_id: str = ""
     mentions: tuple[Mention, ...] = ()
     bot_added: bool = False
     bot_removed: bool = False

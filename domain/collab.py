@@ -5,10 +5,11 @@ from collections.abc import Awaitable, Callable, Sequence
 from dataclasses import dataclass, field
 
 from domain import rules
+from domain.kinds import AuditEvent, RuleKind
 from domain.model import ConversationRef, Record, RecordType, User
 from domain.ports import ChatGateway, DeliveryError, GatewayError
-from domain.results import ChatContext, ChatItem, ChatList, ContextNote, Refusal
-from domain.service import ChatService, now
+from domain.results import ChatContext, ChatList, ContextNote, Refusal
+from domain.service import ChatService
 from domain.settings import ContactRule
 
 PER_SECTION = 3
@@ -57,28 +58,18 @@ class CollabService:
 
     async def join_view(self, ctx: ChatContext, type_name: str, key: str) -> ChatList:
         """JOIN-02: the record's connected chats, each joinable or locked with the reason."""
-        base = await self.chats.chats_of_record(ctx, type_name, key)
-        user, settings = await self.chats.actor(ctx)
-        access = await self.chats.records.access(user, base.record)
-        rts = self.chats.type_settings(settings, base.rtype)
-        items = []
-        for chat in base.chats:
-            decision = rules.can_join(rts, access, connected=True)
-            member = await self._member_or_none(chat.chat_id, ctx.user_aad) if decision.allowed else None
-            items.append(ChatItem(chat.chat_id, chat.title, chat.connected_by, chat.connected_at,
-                                  chat.can_disconnect, member, decision.allowed, decision.reason))
-        return ChatList(base.record, base.rtype, items, join_view=True)
+        async def member(chat_id: str) -> bool | None:
+            try:
+                return await self.gateway.is_member(chat_id, ctx.user_aad)
+            except GatewayError:
+                return None  # unknown: the Join button stays and the join itself reports the problem
 
-    async def _member_or_none(self, chat_id: str, aad: str) -> bool | None:
-        try:
-            return await self.gateway.is_member(chat_id, aad)
-        except GatewayError:
-            return None  # unknown: the Join button stays and the join itself reports the problem
+        return await self.chats.chats_of_record(ctx, type_name, key, member)
 
     async def join(self, ctx: ChatContext, record_type: str, record_id: str, chat_id: str) -> str:
         user, settings = await self.chats.actor(ctx)
         rtype, record = await self.chats.resolve(record_type, record_id)
-        conn = await self.chats.connections.active(ctx.tenant_id, rtype.logical_name, record.id, chat_id)
+        conn = await self.chats.active_connection(ctx.tenant_id, rtype.logical_name, record.id, chat_id)
         access = await self.chats.records.access(user, record)
         decision = rules.can_join(self.chats.type_settings(settings, rtype), access, conn is not None)
         if not decision.allowed:
@@ -89,7 +80,7 @@ class CollabService:
             await self.gateway.add_member(chat_id, ctx.user_aad)
         except GatewayError as exc:
             raise Refusal(f"I couldn't add you to the chat: {exc} Press Join to try again.") from None
-        await self.chats.audit.append("join", ctx.tenant_id, user.id, rtype.logical_name, record.id, chat_id, now())
+        await self.chats.record_event(AuditEvent.JOIN, ctx, user, rtype, record, chat_id)
         title = conn.chat_title if conn and conn.chat_title else "the chat"
         return f"You've been added to {title} with its whole history. Open it from your Teams chat list."
 
@@ -98,10 +89,7 @@ class CollabService:
         """NEW-01..03: create the group chat, install the bot, connect it, post the context card."""
         user, settings = await self.chats.actor(ctx)
         rtype, record = await self.chats.resolve(type_name, key)
-        rts = settings.for_type(rtype.logical_name)
-        if rts is None:
-            raise Refusal(f"Chats can't be connected to {rtype.display_name.lower()} records: "
-                          "your administrator hasn't turned that record type on.")
+        rts = self.chats.enabled_type(settings, rtype)
         await self.chats.readable(user, record, rtype)
         others = _dedupe([p for p in people if p.aad_object_id != user.aad_object_id])
         if not others:
@@ -122,29 +110,17 @@ class CollabService:
             await self.gateway.install_app(chat.chat_id)
         except GatewayError as exc:
             # Recorded, so the chat is not lost if the agent never presses "Finish setup" (the audit lists it).
-            await self.chats.audit.append("new_chat_unfinished", ctx.tenant_id, user.id, chat.rtype.logical_name,
-                                          chat.record.id, chat.chat_id, now(), str(exc))
+            await self.chats.record_event(AuditEvent.NEW_CHAT_UNFINISHED, ctx, user, chat.rtype, chat.record,
+                                          chat.chat_id, str(exc))
             return _unfinished(chat, f"the chat was created but I couldn't be added to it ({exc})")
-        at = now()
-        ref = ConversationRef(ctx.service_url, chat.chat_id, ctx.tenant_id, ctx.bot_id)
-        await self.chats.connections.save_conversation(ref, chat.topic)
-        conn, created = await self.chats.connections.connect(ctx.tenant_id, chat.rtype.logical_name, chat.record.id,
-                                                             chat.chat_id, user.id, at, chat.topic)
-        note = None
-        if created:
-            await self.chats.audit.append("connect", ctx.tenant_id, user.id, chat.rtype.logical_name,
-                                          chat.record.id, chat.chat_id, at, "new chat")
-            settings, _ = await self.chats.settings.load()
-            if settings.timeline_sync:
-                await self.chats.records.add_timeline_chat(chat.record, chat.chat_id, user, at)
-                await self.chats.connections.mark_synced(conn.id)
-            rts = settings.for_type(chat.rtype.logical_name)
-            note = self.chats.note(chat.rtype, rts, chat.record) if rts and rts.include_note else None
-            if note:
-                try:
-                    await self.announce(ref, note)
-                except DeliveryError as exc:
-                    return _unfinished(chat, f"the chat is connected but its context card was not posted ({exc})")
+        settings, _ = await self.chats.load_settings()
+        _, _, note = await self.chats.link_chat(ctx, chat.chat_id, chat.topic, user, settings, chat.rtype,
+                                                chat.record, "new chat")
+        if note:
+            try:
+                await self.announce(ConversationRef(ctx.service_url, chat.chat_id, ctx.tenant_id, ctx.bot_id), note)
+            except DeliveryError as exc:
+                return _unfinished(chat, f"the chat is connected but its context card was not posted ({exc})")
         presence = await self._presence([p.user.aad_object_id for p in chat.members])
         members = [Person(p.user, presence.get(p.user.aad_object_id, "")) for p in chat.members]
         return NewChat(chat.record, chat.rtype, chat.chat_id, chat.topic, members, note)
@@ -175,20 +151,20 @@ class CollabService:
     async def _candidates(self, ctx: ChatContext, rule: ContactRule, record: Record) -> list[User]:
         src = self.chats.records
         owner = record.owner
-        if rule.kind == "owner" and owner and owner.kind == "systemuser":
+        if rule.kind == RuleKind.OWNER and owner and owner.kind == "systemuser":
             return _some([await src.user(owner.id)])
-        if rule.kind in ("team_admin", "team_members") and owner and owner.kind == "team":
+        if rule.kind in (RuleKind.TEAM_ADMIN, RuleKind.TEAM_MEMBERS) and owner and owner.kind == "team":
             team = await src.team(owner.id)
             if team is None:
                 return []
-            ids = [team.administrator] if rule.kind == "team_admin" and team.administrator else \
-                list(team.members) if rule.kind == "team_members" else []
+            ids = [team.administrator] if rule.kind == RuleKind.TEAM_ADMIN and team.administrator else \
+                list(team.members) if rule.kind == RuleKind.TEAM_MEMBERS else []
             return _some([await src.user(i) for i in ids])
-        if rule.kind == "connectors":
-            history = await self.chats.connections.for_record(ctx.tenant_id, record.type, record.id, True)
+        if rule.kind == RuleKind.CONNECTORS:
+            history = await self.chats.connection_history(ctx.tenant_id, record.type, record.id)
             ids = list(dict.fromkeys(c.connected_by for c in reversed(history)))
             return _some([await src.user(i) for i in ids])
-        if rule.kind == "lookup" and rule.path:
+        if rule.kind == RuleKind.LOOKUP and rule.path:
             return _some([await src.lookup_user(record, rule.path[:10])])
         return []
 

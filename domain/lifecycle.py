@@ -7,6 +7,7 @@ from collections.abc import Mapping, Sequence
 from dataclasses import asdict, dataclass
 from typing import Any
 
+from domain.kinds import AuditEvent
 from domain.lifecycle_policy import LifecyclePolicy
 from domain.model import ChangeEvent, RecordType
 from domain.notifications import UNKNOWN
@@ -14,9 +15,9 @@ from domain.notifications import UNKNOWN
 OWNER, STATE, STATUS = "ownerid", "statecode", "statuscode"
 COLUMNS = (OWNER, STATE, STATUS)
 POLICY_USER = "policy:lifecycle"  # connected_by / disconnected_by when the policy, not a person, acted
-AUDIT_EVENTS = ("reassigned_notice", "member_added_by_policy", "member_added_by_button", "member_add_refused",
-                "owner_messaged", "closed_notice", "disconnected_by_policy", "reopened_notice",
-                "reconnected_by_policy")
+AUDIT_EVENTS = (AuditEvent.REASSIGNED_NOTICE, AuditEvent.CLOSED_NOTICE, AuditEvent.REOPENED_NOTICE,
+                AuditEvent.MEMBER_ADDED_BY_POLICY, AuditEvent.MEMBER_ADDED_BY_BUTTON, AuditEvent.MEMBER_ADD_REFUSED,
+                AuditEvent.OWNER_MESSAGED, AuditEvent.DISCONNECTED_BY_POLICY, AuditEvent.RECONNECTED_BY_POLICY)
 
 
 @dataclass(frozen=True)

@@ -68,6 +68,7 @@ class ChatItem:
     is_member: bool | None = None
     can_join: bool = False
     locked_reason: str = ""
+    disconnect_reason: str = ""
 
 
 @dataclass(frozen=True)
@@ -76,6 +77,9 @@ class ChatList:
     rtype: RecordType
     chats: list[ChatItem] = field(default_factory=list)
     join_view: bool = False
+    access: str = ""
+    join_enabled: bool = False
+    connect_refusal: str = ""  # why chats can't be connected to this record type; "" when they can
 
 
 @dataclass(frozen=True)

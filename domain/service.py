@@ -1,9 +1,12 @@
 """Connect, disconnect and list: the agent-facing operations, enforcing domain.rules through the ports."""
 from __future__ import annotations
 
+from collections.abc import Awaitable, Callable, Sequence
 from datetime import UTC, datetime
+from typing import Any
 
 from domain import rules
+from domain.kinds import AuditEvent
 from domain.model import Connection, ConversationRef, Record, RecordType, State, User
 from domain.ports import AuditLog, ConnectionStore, RecordSource, SettingsStore
 from domain.results import (
@@ -19,6 +22,8 @@ from domain.results import (
 )
 from domain.settings import RecordTypeSettings, Settings, defaults_for
 
+MemberCheck = Callable[[str], Awaitable[bool | None]]  # is the caller in this chat? None: unknown
+
 
 def now() -> datetime:
     return datetime.now(UTC)
@@ -27,20 +32,25 @@ def now() -> datetime:
 class ChatService:
     def __init__(self, records: RecordSource, connections: ConnectionStore, settings: SettingsStore,
                  audit: AuditLog) -> None:
-        self.records = records
-        self.connections = connections
-        self.settings = settings
-        self.audit = audit
+        self._records = records
+        self._connections = connections
+        self._settings = settings
+        self._audit = audit
+
+    @property
+    def records(self) -> RecordSource:
+        """The CRM (read-only port), for the doors' lookups of users and record types."""
+        return self._records
 
     # -- lookups shared by every operation ------------------------------------------------------------
 
     async def actor(self, ctx: ChatContext) -> tuple[User, Settings]:
-        settings, _ = await self.settings.load()
+        settings, _ = await self._settings.load()
         if not settings.teams_chat_enabled:
             raise Refusal("Teams chats for records are turned off by your administrator.")
         if not settings.app_enabled(ctx.app):
             raise Refusal(f"Teams chats for records are not turned on for the app {ctx.app!r}.")
-        user = await self.records.user_by_aad(ctx.user_aad) if ctx.user_aad else None
+        user = await self._records.user_by_aad(ctx.user_aad) if ctx.user_aad else None
         if user is None:
             raise Refusal("I don't know you in the CRM yet: ask your administrator to add your account "
                           "(your Microsoft Entra object id must match a CRM user).")
@@ -51,20 +61,27 @@ class ChatService:
         return user, settings
 
     async def resolve(self, type_name: str, key: str) -> tuple[RecordType, Record]:
-        rtype = await self.records.record_type(type_name)
+        rtype = await self._records.record_type(type_name)
         if rtype is None:
-            names = ", ".join(sorted(t.display_name.lower() for t in await self.records.record_types()))
+            names = ", ".join(sorted(t.display_name.lower() for t in await self._records.record_types()))
             raise Refusal(f"I don't know the record type {type_name!r}. Try one of: {names}.")
-        record = await self.records.get_record(rtype.logical_name, key)
+        record = await self._records.get_record(rtype.logical_name, key)
         if record is None:
             raise Refusal(f"No {rtype.display_name.lower()} {key!r} was found.")
         return rtype, record
 
     async def readable(self, user: User, record: Record, rtype: RecordType) -> str:
-        access = await self.records.access(user, record)
+        access = await self._records.access(user, record)
         if access == "none":
             raise Refusal(f"You don't have access to this {rtype.display_name.lower()}.")
         return access
+
+    @staticmethod
+    def enabled_type(settings: Settings, rtype: RecordType) -> RecordTypeSettings:
+        rts = settings.for_type(rtype.logical_name)
+        if rts is None:
+            raise Refusal(not_enabled(rtype))
+        return rts
 
     @staticmethod
     def type_settings(settings: Settings, rtype: RecordType) -> RecordTypeSettings:
@@ -77,24 +94,30 @@ class ChatService:
             raise Refusal(_not_group(ctx.conversation_type))
         user, settings = await self.actor(ctx)
         rtype, record = await self.resolve(type_name, key)
-        rts = settings.for_type(rtype.logical_name)
-        if rts is None:
-            raise Refusal(f"Chats can't be connected to {rtype.display_name.lower()} records: "
-                          "your administrator hasn't turned that record type on.")
+        self.enabled_type(settings, rtype)
         await self.readable(user, record, rtype)
-        await self.connections.save_conversation(
-            ConversationRef(ctx.service_url, ctx.conversation_id, ctx.tenant_id, ctx.bot_id), chat_title)
-        at = now()
-        conn, created = await self.connections.connect(ctx.tenant_id, rtype.logical_name, record.id,
-                                                       ctx.conversation_id, user.id, at, chat_title)
-        if created:
-            await self.audit.append("connect", ctx.tenant_id, user.id, rtype.logical_name, record.id,
-                                    ctx.conversation_id, at)
-            if settings.timeline_sync:
-                await self.records.add_timeline_chat(record, ctx.conversation_id, user, at)
-                await self.connections.mark_synced(conn.id)
-        note = self.note(rtype, rts, record) if created and rts.include_note else None
+        conn, created, note = await self.link_chat(ctx, ctx.conversation_id, chat_title, user, settings, rtype, record)
         return Connected(record, rtype, conn, created, note, user.name)
+
+    async def link_chat(self, ctx: ChatContext, chat_id: str, title: str, user: User, settings: Settings,
+                        rtype: RecordType, record: Record, detail: str = ""
+                        ) -> tuple[Connection, bool, ContextNote | None]:
+        """Link a chat the bot is in to a record (connect and new chats): remember where to post, connect,
+        audit, add to the record's timeline; the context note when newly connected and the type wants one."""
+        await self._connections.save_conversation(
+            ConversationRef(ctx.service_url, chat_id, ctx.tenant_id, ctx.bot_id), title)
+        at = now()
+        conn, created = await self._connections.connect(ctx.tenant_id, rtype.logical_name, record.id, chat_id,
+                                                        user.id, at, title)
+        if not created:
+            return conn, False, None
+        await self._audit.append(AuditEvent.CONNECT, ctx.tenant_id, user.id, rtype.logical_name, record.id,
+                                 chat_id, at, detail)
+        if settings.timeline_sync:
+            await self._records.add_timeline_chat(record, chat_id, user, at)
+            await self._connections.mark_synced(conn.id)
+        rts = settings.for_type(rtype.logical_name)
+        return conn, True, self.note(rtype, rts, record) if rts and rts.include_note else None
 
     def note(self, rtype: RecordType, rts: RecordTypeSettings, record: Record) -> ContextNote:
         fields = rules.card_fields(rtype, rules.chosen_view(rtype, rts), record)
@@ -105,36 +128,37 @@ class ChatService:
         chat = chat_id or ctx.conversation_id
         user, settings = await self.actor(ctx)
         if type_name is None or key is None:
-            active = await self.connections.for_chat(ctx.tenant_id, chat)
+            active = await self._connections.for_chat(ctx.tenant_id, chat)
             if len(active) != 1:
                 raise Refusal("This chat isn't connected to any record." if not active else
                               "This chat is connected to several records: say which one, "
                               "e.g. `disconnect case CAS-01001`.")
             type_name, key = active[0].record_type, active[0].record_id
         rtype, record = await self.resolve(type_name, key)
-        conn = await self.connections.active(ctx.tenant_id, rtype.logical_name, record.id, chat)
+        conn = await self._connections.active(ctx.tenant_id, rtype.logical_name, record.id, chat)
         if conn is None:
             raise Refusal(f"This chat isn't connected to {rtype.display_name.lower()} {record.name!r}.")
         decision = await self.disconnect_decision(user, settings, rtype, record, conn)
         if not decision.allowed:
             raise Refusal(f"You can't disconnect this chat: {decision.reason}.")
         at = now()
-        done = await self.connections.disconnect(ctx.tenant_id, rtype.logical_name, record.id, chat, user.id, at)
+        done = await self._connections.disconnect(ctx.tenant_id, rtype.logical_name, record.id, chat, user.id, at)
         if done is None:
             raise Refusal("Someone else disconnected this chat a moment ago.")
-        await self.audit.append("disconnect", ctx.tenant_id, user.id, rtype.logical_name, record.id, chat, at)
+        await self._audit.append(AuditEvent.DISCONNECT, ctx.tenant_id, user.id, rtype.logical_name, record.id, chat,
+                                 at)
         if conn.synced:
-            await self.records.unlink_timeline_chat(record, chat, at)
+            await self._records.unlink_timeline_chat(record, chat, at)
         return Disconnected(record, rtype, done, user.name)
 
     async def disconnect_decision(self, user: User, settings: Settings, rtype: RecordType, record: Record,
                                   conn: Connection) -> rules.Decision:
         # The CRM's own privilege (security roles) or a role the admin listed under "who can disconnect".
         privileged = (any(r in settings.disconnect_roles for r in user.roles)
-                      or rules.DISCONNECT_PRIVILEGE in await self.records.privileges(user))
+                      or rules.DISCONNECT_PRIVILEGE in await self._records.privileges(user))
         # Only one active row per record and chat exists and a reconnect adds a newer one, so an active row's
         # connector is the most recent one; only history rows need the query.
-        last = conn.connected_by if conn.state is State.CONNECTED else await self.connections.last_connector(
+        last = conn.connected_by if conn.state is State.CONNECTED else await self._connections.last_connector(
             conn.tenant_id, conn.record_type, conn.record_id, conn.chat_id)
         return rules.can_disconnect(privileged, rules.is_owner(record, user.id, user.teams), last == user.id,
                                     self.type_settings(settings, rtype))
@@ -142,9 +166,9 @@ class ChatService:
     async def records_of_chat(self, ctx: ChatContext) -> RecordList:
         user, settings = await self.actor(ctx)
         items = []
-        for conn in await self.connections.for_chat(ctx.tenant_id, ctx.conversation_id):
-            rtype = await self.records.record_type(conn.record_type)
-            record = await self.records.get_record(conn.record_type, conn.record_id) if rtype else None
+        for conn in await self._connections.for_chat(ctx.tenant_id, ctx.conversation_id):
+            rtype = await self._records.record_type(conn.record_type)
+            record = await self._records.get_record(conn.record_type, conn.record_id) if rtype else None
             if rtype is None or record is None:
                 continue
             decision = await self.disconnect_decision(user, settings, rtype, record, conn)
@@ -152,32 +176,93 @@ class ChatService:
                                     conn.connected_at, decision.allowed))
         return RecordList(ctx.conversation_id, items)
 
-    async def chats_of_record(self, ctx: ChatContext, type_name: str, key: str) -> ChatList:
+    async def chats_of_record(self, ctx: ChatContext, type_name: str, key: str,
+                              member: MemberCheck | None = None) -> ChatList:
+        """A record's connected chats with the caller's disconnect and join state (the `chats` command, the
+        join view, the record view). With `member`, the caller's membership of each joinable chat (join view)."""
         user, settings = await self.actor(ctx)
         rtype, record = await self.resolve(type_name, key)
-        await self.readable(user, record, rtype)
+        return await self.record_chats(ctx.tenant_id, user, settings, rtype, record, member)
+
+    async def record_chats(self, tenant_id: str, user: User, settings: Settings, rtype: RecordType, record: Record,
+                           member: MemberCheck | None = None) -> ChatList:
+        """chats_of_record for a caller and record already looked up; refuses a record the user can't read."""
+        access = await self.readable(user, record, rtype)
+        rts = self.type_settings(settings, rtype)
         items = []
-        for conn in await self.connections.for_record(ctx.tenant_id, rtype.logical_name, record.id):
+        for conn in await self._connections.for_record(tenant_id, rtype.logical_name, record.id):
             decision = await self.disconnect_decision(user, settings, rtype, record, conn)
+            join = rules.can_join(rts, access, connected=True)
+            is_member = await member(conn.chat_id) if member and join.allowed else None
             items.append(ChatItem(conn.chat_id, conn.chat_title or "Group chat", await self._name(conn.connected_by),
-                                  conn.connected_at, decision.allowed))
-        return ChatList(record, rtype, items)
+                                  conn.connected_at, decision.allowed, is_member, join.allowed, join.reason,
+                                  decision.reason))
+        enabled = settings.for_type(rtype.logical_name) is not None
+        return ChatList(record, rtype, items, join_view=member is not None, access=access,
+                        join_enabled=rts.join_chat, connect_refusal="" if enabled else not_enabled(rtype))
 
     async def chat_activity(self, ctx: ChatContext, at: datetime) -> None:
         """SYNC-02: a message was seen in a chat: record its sender and time on synced timelines (never its text)."""
-        settings, _ = await self.settings.load()
+        settings, _ = await self._settings.load()
         if not settings.timeline_sync or ctx.conversation_type != "groupChat":
             return
         sender = ctx.user_name
-        if ctx.user_aad and (user := await self.records.user_by_aad(ctx.user_aad)):
+        if ctx.user_aad and (user := await self._records.user_by_aad(ctx.user_aad)):
             sender = user.name
-        for conn in await self.connections.for_chat(ctx.tenant_id, ctx.conversation_id):
+        for conn in await self._connections.for_chat(ctx.tenant_id, ctx.conversation_id):
             if conn.synced:
-                await self.records.touch_timeline_chat(conn.record_type, conn.record_id, conn.chat_id, sender, at)
+                await self._records.touch_timeline_chat(conn.record_type, conn.record_id, conn.chat_id, sender, at)
+
+    async def bot_added(self, ctx: ChatContext, title: str) -> None:
+        """The bot was added to a chat: remember where to post there."""
+        await self._connections.save_conversation(
+            ConversationRef(ctx.service_url, ctx.conversation_id, ctx.tenant_id, ctx.bot_id), title)
+
+    async def bot_removed(self, ctx: ChatContext) -> None:
+        """The bot was removed from a chat: stop posting there (its connections stay, as history)."""
+        await self._connections.mark_bot_removed(ctx.tenant_id, ctx.conversation_id, now())
+
+    # -- queries and records for the doors and CollabService ----------------------------------------------------
+
+    async def load_settings(self) -> tuple[Settings, str]:
+        return await self._settings.load()
+
+    async def save_settings(self, settings: Settings, if_match: str | None) -> str:
+        return await self._settings.save(settings, if_match)
+
+    async def find_record(self, type_name: str, key: str) -> tuple[RecordType, Record] | None:
+        """A record by type and key, or None; no refusal (the tab API answers 404)."""
+        rtype = await self._records.record_type(type_name)
+        record = await self._records.get_record(rtype.logical_name, key) if rtype else None
+        return (rtype, record) if rtype and record else None
+
+    async def conversation(self, tenant_id: str, chat_id: str) -> ConversationRef | None:
+        return await self._connections.conversation(tenant_id, chat_id)
+
+    async def active_connection(self, tenant_id: str, record_type: str, record_id: str,
+                                chat_id: str) -> Connection | None:
+        return await self._connections.active(tenant_id, record_type, record_id, chat_id)
+
+    async def connection_history(self, tenant_id: str, record_type: str, record_id: str) -> Sequence[Connection]:
+        """Every connection of a record, disconnected ones included."""
+        return await self._connections.for_record(tenant_id, record_type, record_id, True)
+
+    async def record_event(self, event: AuditEvent, ctx: ChatContext, user: User, rtype: RecordType,
+                           record: Record, chat_id: str, detail: str = "") -> None:
+        await self._audit.append(event, ctx.tenant_id, user.id, rtype.logical_name, record.id, chat_id, now(),
+                                 detail)
+
+    async def audit_events(self, filters: dict[str, str], limit: int) -> Sequence[dict[str, Any]]:
+        return await self._audit.query(filters, limit)
 
     async def _name(self, user_id: str) -> str:
-        user = await self.records.user(user_id)
+        user = await self._records.user(user_id)
         return user.name if user else user_id
+
+
+def not_enabled(rtype: RecordType) -> str:
+    return (f"Chats can't be connected to {rtype.display_name.lower()} records: "
+            "your administrator hasn't turned that record type on.")
 
 
 def _not_group(conversation_type: str) -> str:

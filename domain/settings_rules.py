@@ -8,14 +8,14 @@ from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from typing import Any
 
+from domain.kinds import LOOKUP_TYPES, RuleKind
 from domain.lifecycle import join_problem, validate_lifecycle
 from domain.lifecycle_policy import check_lifecycle_shape
 from domain.model import RecordType
 from domain.notifications import notify_refusal, validate_notify
 from domain.settings import MAX_CHAIN, MAX_RULES, RecordTypeSettings, Settings, from_dict
 
-RULE_KINDS = ("owner", "team_admin", "team_members", "connectors", "lookup")
-LOOKUP_TYPES = frozenset({"Lookup", "Customer", "Owner"})
+RULE_KINDS = tuple(RuleKind)
 DEFAULT_PROFILE = "Default"
 MAX_TEXT = 200
 MAX_ITEMS = 500
@@ -45,10 +45,10 @@ def parse(data: Any, types: Mapping[str, RecordType]) -> Settings:
     problems = check_shape(data)
     if problems:
         raise SettingsInvalid(problems)
-    for raw in data.get("record_types", {}).values():
-        if raw.get("view") == "":
-            raw["view"] = None  # "" is what an empty <select> sends: the type's default view
-    settings = from_dict(data)
+    # "" is what an empty <select> sends: the type's default view. A copy, so the caller's dict stays as sent.
+    types_in = {name: {**raw, "view": None} if raw.get("view") == "" else raw
+                for name, raw in data.get("record_types", {}).items()}
+    settings = from_dict({**data, "record_types": types_in} if "record_types" in data else data)
     problems = validate(settings, types)
     if problems:
         raise SettingsInvalid(problems)
@@ -192,7 +192,7 @@ def _rules(rtype: RecordType, rts: RecordTypeSettings, types: Mapping[str, Recor
             return [Problem(f"{here}.kind", f"{rule.kind!r} is not one of {', '.join(RULE_KINDS)}")]
         if rule.kind != "lookup" and rule.path:
             return [Problem(f"{here}.path", "only lookup rules have a path")]
-        if rule.kind == "lookup" and (why := chain_problem(rtype, rule.path, types)):
+        if rule.kind == RuleKind.LOOKUP and (why := chain_problem(rtype, rule.path, types)):
             return [Problem(f"{here}.path", why)]
     return []
 

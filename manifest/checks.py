@@ -185,7 +185,7 @@ def _check_command_lists(m: dict[str, Any]) -> Iterator[Problem]:
                 scopes = ", ".join(cmd_list.get("scopes") or [])
                 yield Problem(f"$.bots[{i}].commandLists[{j}].commands",
                               f"{count} commands for scope {scopes}, but a command list holds at most {limit}; "
-                              "shorten the command catalog (bots/catalog.py): the build never drops commands")
+                              "shorten the command list (bots/catalog.py): the build never drops commands")
 
 
 def _check_icons(m: dict[str, Any], icons_dir: Path) -> Iterator[Problem]:

@@ -1,7 +1,6 @@
 """What varies between installations of the app package: ids, the public URL, the version."""
 from __future__ import annotations
 
-import os
 import tomllib
 from collections.abc import Mapping
 from dataclasses import dataclass, fields, replace
@@ -10,22 +9,13 @@ from pathlib import Path
 from typing import Any
 from urllib.parse import urlsplit
 
+from config import MANIFEST_ENV, manifest_values
+
 PROJECT_ROOT = Path(__file__).resolve().parent.parent
 DISTRIBUTION = "connected-chats"
 ACCENT_COLOR = "#0F6E8C"  # the icon's background; Teams also paints it behind the icon while it loads
 
-# Field name -> environment variable. The bot id keeps the Bot Framework SDK's own spelling so one .env serves both.
-ENV_VARS = {
-    "teams_app_id": "TEAMS_APP_ID",
-    "bot_id": "MicrosoftAppId",
-    "public_url": "PUBLIC_URL",
-    "sso_client_id": "SSO_CLIENT_ID",
-    "version": "APP_VERSION",
-    "developer_name": "APP_DEVELOPER_NAME",
-    "website_url": "APP_WEBSITE_URL",
-    "privacy_url": "APP_PRIVACY_URL",
-    "terms_url": "APP_TERMS_URL",
-}
+ENV_VARS = MANIFEST_ENV  # field name -> environment variable (config.py reads them)
 
 
 @dataclass(frozen=True)
@@ -73,8 +63,7 @@ class ManifestConfig:
 
 def config_from_env(env: Mapping[str, str] | None = None, **overrides: str | bool | None) -> ManifestConfig:
     """Read the configuration from environment variables; keyword overrides (CLI flags) win when not None."""
-    env = os.environ if env is None else env
-    values: dict[str, Any] = {name: env[var] for name, var in ENV_VARS.items() if env.get(var)}
+    values: dict[str, Any] = dict(manifest_values(env))
     known = {f.name for f in fields(ManifestConfig)}
     for name, value in overrides.items():
         if name not in known:

@@ -1,17 +1,16 @@
 """Record sources (the CRM): the local JSON directory and Dataverse, behind domain.ports.RecordSource.
 
-`open_source(spec, public_url)` picks one from RECORD_SOURCE:
+`open_source(spec, public_url, auth, extra_types)` picks one from RECORD_SOURCE (config.py reads the environment):
   local:<path>                           the JSON directory file (local:  alone = the demo directory)
   https://<org>.crm.dynamics.com         Dataverse Web API v9.2 (also written dataverse:<url>)
-Environment for Dataverse:
-  DATAVERSE_AUTH          azure (default: azure-identity DefaultAzureCredential, scope <org>/.default) or none
-                          (no token; only then may the URL be plain http://127.0.0.1:<port>, for emulators/tests)
-  DATAVERSE_RECORD_TYPES  extra table logical names to offer besides the out-of-box ones (comma-separated)
+For Dataverse:
+  auth         DATAVERSE_AUTH: azure (default: azure-identity DefaultAzureCredential, scope <org>/.default) or none
+               (no token; only then may the URL be plain http://127.0.0.1:<port>, for emulators/tests)
+  extra_types  DATAVERSE_RECORD_TYPES: table logical names to offer besides the out-of-box ones
 """
 from __future__ import annotations
 
-import os
-from collections.abc import Mapping
+from collections.abc import Sequence
 from pathlib import Path
 from urllib.parse import urlparse
 
@@ -25,8 +24,7 @@ class SourceConfigError(ValueError):
     """RECORD_SOURCE or DATAVERSE_* cannot be used; the message says what to write instead."""
 
 
-def open_source(spec: str, public_url: str, env: Mapping[str, str] | None = None) -> RecordSource:
-    env = os.environ if env is None else env
+def open_source(spec: str, public_url: str, auth: str = "azure", extra_types: Sequence[str] = ()) -> RecordSource:
     spec = spec.strip()
     if spec == "local" or spec.startswith("local:"):
         from records.local import DEMO_PATH, LocalRecordSource
@@ -36,23 +34,20 @@ def open_source(spec: str, public_url: str, env: Mapping[str, str] | None = None
     if not url.startswith(("https://", "http://")):
         raise SourceConfigError(f"RECORD_SOURCE {spec!r}: expected local:<path to directory JSON>, "
                                 "https://<org>.crm.dynamics.com or dataverse:<url>")
-    return open_dataverse(url, env)
+    return open_dataverse(url, auth, extra_types)
 
 
-def open_dataverse(url: str, env: Mapping[str, str]) -> RecordSource:
+def open_dataverse(url: str, auth: str = "azure", extra_types: Sequence[str] = ()) -> RecordSource:
     from records.dataverse import DataverseRecordSource
     from records.dataverse_http import AzureToken
 
-    org = check_org_url(url, env)
-    auth = (env.get("DATAVERSE_AUTH") or "azure").strip().lower()
-    extra = [t.strip().lower() for t in (env.get("DATAVERSE_RECORD_TYPES") or "").split(",") if t.strip()]
-    types = list(dict.fromkeys([*OUT_OF_BOX_TYPES, *extra]))
+    org = check_org_url(url, auth)
+    types = list(dict.fromkeys([*OUT_OF_BOX_TYPES, *extra_types]))
     return DataverseRecordSource(org, AzureToken(org) if auth == "azure" else None, types)
 
 
-def check_org_url(url: str, env: Mapping[str, str]) -> str:
+def check_org_url(url: str, auth: str = "azure") -> str:
     """The organization URL without a trailing slash; plain http only for a loopback emulator without auth."""
-    auth = (env.get("DATAVERSE_AUTH") or "azure").strip().lower()
     if auth not in ("azure", "none"):
         raise SourceConfigError(f"DATAVERSE_AUTH {auth!r}: expected azure (default) or none")
     parts = urlparse(url)

@@ -11,13 +11,13 @@ from collections.abc import Sequence
 from datetime import datetime
 from typing import Any
 
+from domain.kinds import LOOKUP_TYPES
 from domain.model import Access, ChangeEvent, Record, RecordType, Team, User, View
 from domain.settings import OUT_OF_BOX_TYPES
 from records.dataverse_http import DataverseClient, TokenSource, odata_string
 from records.dataverse_meta import (
     ATTRIBUTE_SELECT,
     ENTITY_SELECT,
-    LOOKUP_TYPES,
     OPTION_CASTS,
     PUBLIC_VIEW,
     QUICK_FIND,
@@ -189,9 +189,6 @@ class DataverseRecordSource:
         await self._timeline.touch(record_id, chat_id, sender, at)
 
     # -- metadata loading ---------------------------------------------------------------------------------
-
-    async def entity_set(self, record_type: str) -> str:
-        return (await self._require(record_type)).entity_set
 
     async def _require(self, record_type: str) -> TypeMeta:
         meta = await self._type_meta(record_type)

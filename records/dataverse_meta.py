@@ -9,11 +9,11 @@ from collections.abc import Awaitable, Callable, Iterable
 from dataclasses import dataclass, field
 from typing import Any
 
+from domain.kinds import LOOKUP_TYPES
 from domain.model import Attribute, RecordType, View
 
 log = logging.getLogger(__name__)
 
-LOOKUP_TYPES = frozenset({"Lookup", "Customer", "Owner"})
 OPTION_CASTS = ("PicklistAttributeMetadata", "StateAttributeMetadata", "StatusAttributeMetadata")
 # Image, File and multi-select columns all report AttributeType Virtual; AttributeTypeName tells them apart.
 VIRTUAL_KINDS = {"ImageType": "Image", "FileType": "File", "MultiSelectPicklistType": "MultiSelectPicklist"}

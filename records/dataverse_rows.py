@@ -7,14 +7,14 @@ from decimal import Decimal, InvalidOperation
 from typing import Any
 from urllib.parse import quote
 
+from domain.kinds import CHOICE_TYPES, LOOKUP_TYPES, AttributeType
 from domain.model import Owner, Record
-from records.dataverse_meta import LOOKUP_TYPES, TypeMeta
+from records.dataverse_meta import TypeMeta
 
 FORMATTED = "@OData.Community.Display.V1.FormattedValue"
 LOOKUP_TYPE = "@Microsoft.Dynamics.CRM.lookuplogicalname"
 GUID = re.compile(r"^\{?([0-9a-fA-F]{8}-[0-9a-fA-F]{4}-[0-9a-fA-F]{4}-[0-9a-fA-F]{4}-[0-9a-fA-F]{12})\}?$")
-CHOICE_TYPES = frozenset({"Picklist", "State", "Status"})
-WRITABLE_TEXT = frozenset({"String", "Memo"})
+WRITABLE_TEXT = frozenset({AttributeType.STRING, AttributeType.MEMO})
 NUMBER_TYPES = frozenset({"Integer", "BigInt"})
 DECIMAL_TYPES = frozenset({"Decimal", "Double", "Money"})
 YES = {"yes", "true", "1", "on"}
@@ -84,7 +84,7 @@ def to_api_value(meta: TypeMeta, attribute: str, text: str) -> Any:
         raise ValueError(f"{attr.display_name} cannot be {value!r}; choose one of: {allowed}.")
     if attr.type in WRITABLE_TEXT:
         return text
-    if attr.type == "Boolean":
+    if attr.type == AttributeType.BOOLEAN:
         if value.lower() in YES | NO:
             return value.lower() in YES
         raise ValueError(f"{attr.display_name} must be yes or no.")
@@ -98,7 +98,7 @@ def to_api_value(meta: TypeMeta, attribute: str, text: str) -> Any:
             return float(Decimal(value.replace(",", "").lstrip("$€£")))
         except InvalidOperation:
             raise ValueError(f"{attr.display_name} must be a number.") from None
-    if attr.type == "DateTime":
+    if attr.type == AttributeType.DATETIME:
         try:
             return datetime.fromisoformat(value.replace("Z", "+00:00")).isoformat()
         except ValueError:

@@ -21,12 +21,12 @@ from __future__ import annotations
 
 import argparse
 import asyncio
-import os
 import sys
 from collections.abc import Sequence
 from urllib.parse import urlparse
 from xml.sax.saxutils import quoteattr
 
+from config import Config, ConfigError
 from domain.settings import MAX_WATCHED, defaults_for
 from records import SourceConfigError, check_org_url
 from records.dataverse import DataverseRecordSource
@@ -41,18 +41,19 @@ class RegistrationError(Exception):
     """Something the admin must fix before registering; the message says what."""
 
 
-def _parse(argv: Sequence[str] | None, env: dict[str, str]) -> argparse.Namespace:
+def _parse(argv: Sequence[str] | None, cfg: Config) -> argparse.Namespace:
     first, _, rest = (__doc__ or "").partition("\n\n")
     p = argparse.ArgumentParser(prog="python -m records.register_webhooks", description=first, epilog=rest,
                                 formatter_class=argparse.RawDescriptionHelpFormatter)
     p.add_argument("--url", required=True, help="the service's Dataverse webhook URL (https)")
-    p.add_argument("--key", default=env.get("DATAVERSE_WEBHOOK_KEY"), help="shared secret")
+    p.add_argument("--key", default=cfg.webhook_key or None, help="shared secret")
     p.add_argument("--types", default="incident", help="comma-separated table logical names")
     p.add_argument("--watch", action="append", default=[], metavar="TYPE=ATTR,ATTR",
                    help="watched attributes of a type (repeatable); default: the admin defaults")
     p.add_argument("--auth", choices=("key", "header"), default="key", help="WebhookKey (?code=) or HttpHeader")
-    p.add_argument("--header", default=env.get("DATAVERSE_WEBHOOK_HEADER") or "x-teamsconnector-key")
-    p.add_argument("--org", default=env.get("RECORD_SOURCE", "").removeprefix("dataverse:"))
+    p.add_argument("--header", default=cfg.webhook_header or "x-teamsconnector-key")
+    org = "" if cfg.record_source == Config.record_source else cfg.record_source.removeprefix("dataverse:")
+    p.add_argument("--org", default=org)
     p.add_argument("--name", default="connected-chats", help="name of the service endpoint and prefix of steps")
     return p.parse_args(argv)
 
@@ -152,20 +153,20 @@ async def register(client: DataverseClient, source: DataverseRecordSource, args:
 
 
 async def main(argv: Sequence[str] | None = None, env: dict[str, str] | None = None) -> int:
-    env = dict(os.environ if env is None else env)
     try:
-        args = _parse(argv, env)
-        org = check_org_url(args.org, env) if args.org else ""
+        cfg = Config.from_env(env)
+        args = _parse(argv, cfg)
+        org = check_org_url(args.org, cfg.dataverse_auth) if args.org else ""
         if not org:
             raise RegistrationError("--org (or RECORD_SOURCE) must name the Dataverse organization URL")
-        token = AzureToken(org) if (env.get("DATAVERSE_AUTH") or "azure").lower() == "azure" else None
+        token = AzureToken(org) if cfg.dataverse_auth == "azure" else None
         source = DataverseRecordSource(org, token, [])
         try:
             for line in await register(source.client, source, args):
                 print(line)
         finally:
             await source.close()
-    except (RegistrationError, SourceConfigError, DataverseError) as exc:
+    except (RegistrationError, SourceConfigError, ConfigError, DataverseError) as exc:
         print(f"error: {exc}", file=sys.stderr)
         return 2
     return 0

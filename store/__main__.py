@@ -2,13 +2,11 @@
 from __future__ import annotations
 
 import asyncio
-import os
 import sys
 
+from config import database_url
 from store.db import open_database
 from store.migrations import migrate
-
-DEFAULT_URL = "sqlite:///data/connected-chats.db"
 
 
 async def _main(url: str) -> int:
@@ -25,4 +23,4 @@ if __name__ == "__main__":
     if sys.argv[1:] != ["migrate"]:
         print("usage: python -m store migrate", file=sys.stderr)
         sys.exit(2)
-    sys.exit(asyncio.run(_main(os.environ.get("DATABASE_URL") or DEFAULT_URL)))
+    sys.exit(asyncio.run(_main(database_url())))

@@ -104,9 +104,5 @@ class SqlConnectionStore:
         await self._db.execute("UPDATE conversations SET bot_removed_at = $3 WHERE tenant_id = $1 AND chat_id = $2",
                                tenant_id, chat_id, iso(at))
 
-    async def count(self) -> int:
-        row = await self._db.fetchrow("SELECT COUNT(*) AS n FROM connections")
-        return int(row["n"]) if row else 0
-
     async def mark_synced(self, connection_id: int) -> None:
         await self._db.execute("UPDATE connections SET synced = 1 WHERE id = $1", connection_id)

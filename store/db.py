@@ -4,7 +4,7 @@ from __future__ import annotations
 import asyncio
 import re
 import sqlite3
-from collections.abc import AsyncIterator, Sequence
+from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
 from pathlib import Path
 from typing import Any, Protocol
@@ -40,7 +40,6 @@ class SQLiteDatabase:
         self._conn.execute("PRAGMA synchronous=NORMAL")
         self._conn.execute("PRAGMA foreign_keys=ON")
         self._lock = asyncio.Lock()
-        self._in_tx = False
 
     def _sql(self, sql: str) -> str:
         return _PARAM.sub(r"?\1", sql)
@@ -149,7 +148,3 @@ async def open_database(url: str) -> SQLiteDatabase | PostgresDatabase:
 
 def placeholders(start: int, count: int) -> str:
     return ", ".join(f"${i}" for i in range(start, start + count))
-
-
-def first(rows: Sequence[Row]) -> Row | None:
-    return rows[0] if rows else None

@@ -6,12 +6,12 @@ from __future__ import annotations
 import aiohttp
 from aiohttp import web
 
-from bots.connector import ConnectorClient
 from config import Config
 from domain.ports import ChatGateway
 from domain.service import ChatService
 from tabs.context import TABS, TabsContext
 from tabs.sso import Authenticator
+from teams.connector import ConnectorClient
 
 __all__ = ["TABS", "TabsContext", "bind", "install"]
 

@@ -50,7 +50,7 @@ async def events(tabs: TabsContext, filters: dict[str, str], limit: int) -> list
     labels: dict[str, str | None] = {}
     names: dict[tuple[str, str], str] = {}
     out = []
-    for row in await tabs.service.audit.query(filters, limit):
+    for row in await tabs.service.audit_events(filters, limit):
         uid, rtype, rid = row["user_id"], row["record_type"], row["record_id"]
         if uid not in users:
             user = await records.user(uid)

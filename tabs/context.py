@@ -5,11 +5,11 @@ from dataclasses import dataclass
 
 from aiohttp import web
 
-from bots.connector import ConnectorClient
 from config import Config
 from domain.ports import ChatGateway
 from domain.service import ChatService
 from tabs.sso import Authenticator
+from teams.connector import ConnectorClient
 
 
 @dataclass

@@ -10,15 +10,16 @@ from urllib.parse import urlencode
 import jinja2
 from aiohttp import web
 
+from domain.kinds import AuditEvent, RuleKind
 from domain.lifecycle import AUDIT_EVENTS as LIFECYCLE_EVENTS
 from domain.settings import DEFAULT_DISCONNECT_ROLES, RecordTypeSettings, defaults_for, to_dict
 from domain.settings_rules import RULE_KINDS
 from tabs import audit_api, records_api
 from tabs.context import TABS, TabsContext
 from tabs.http import ApiError, endpoint, query_text
+from tabs.payloads import type_info, type_infos
 from tabs.settings_api import me
 from tabs.sso import Principal, dev_admin_active
-from tabs.views import type_info, type_infos
 
 HERE = Path(__file__).parent
 TEAMS_SDK = "https://res.cdn.office.net/teams-js/2.x/js/MicrosoftTeams.min.js"
@@ -27,10 +28,10 @@ FRAME_ANCESTORS = ("'self' https://teams.microsoft.com https://*.teams.microsoft
                    "https://*.microsoft365.com https://*.cloud.microsoft https://*.dynamics.com")
 CSP = ("default-src 'self'; script-src 'self' https://res.cdn.office.net; style-src 'self'; img-src 'self' data:; "
        f"connect-src 'self'; base-uri 'none'; form-action 'self'; frame-ancestors {FRAME_ANCESTORS}")
-KIND_LABELS = {"owner": "Record owner", "team_admin": "Owning team's administrator",
-               "team_members": "Owning team's members", "connectors": "People who connected chats",
-               "lookup": "User in a lookup (chain)"}
-EVENTS = ("connect", "disconnect", "join", *LIFECYCLE_EVENTS)
+KIND_LABELS = {RuleKind.OWNER: "Record owner", RuleKind.TEAM_ADMIN: "Owning team's administrator",
+               RuleKind.TEAM_MEMBERS: "Owning team's members", RuleKind.CONNECTORS: "People who connected chats",
+               RuleKind.LOOKUP: "User in a lookup (chain)"}
+EVENTS = (AuditEvent.CONNECT, AuditEvent.DISCONNECT, AuditEvent.JOIN, *LIFECYCLE_EVENTS)
 
 _env = jinja2.Environment(loader=jinja2.FileSystemLoader(HERE / "templates"), autoescape=True,
                           undefined=jinja2.StrictUndefined, trim_blocks=True, lstrip_blocks=True)
@@ -68,7 +69,7 @@ async def audit_page(request: web.Request) -> web.Response:
 
 @endpoint()
 async def admin_form(request: web.Request, tabs: TabsContext, who: Principal) -> web.Response:
-    settings, etag = await tabs.service.settings.load()
+    settings, etag = await tabs.service.load_settings()
     types = await tabs.service.records.record_types()
     infos = type_infos(types, settings)
     roles = list(dict.fromkeys((*DEFAULT_DISCONNECT_ROLES, *settings.disconnect_roles)))
@@ -83,7 +84,7 @@ async def admin_type(request: web.Request, tabs: TabsContext, who: Principal) ->
     rtype = await tabs.service.records.record_type(query_text(request, "type"))
     if rtype is None:
         raise ApiError(404, "the record source has no such record type", "type")
-    settings, _ = await tabs.service.settings.load()
+    settings, _ = await tabs.service.load_settings()
     rts: RecordTypeSettings = settings.record_types.get(rtype.logical_name) or defaults_for(rtype.logical_name)
     return html("type_fragment.html", t=type_info(rtype, settings), rts=rts, me=me(who), open=True)
 

@@ -9,10 +9,7 @@ from urllib.parse import quote
 
 from aiohttp import web
 
-from bots import views
-from bots.connector import card_activity
-from cards.render import render
-from domain import rules
+from cards.results import connected_cards, context_card, disconnected_card
 from domain.collab import Announce, CollabService
 from domain.model import ConversationRef, Record, RecordType
 from domain.ports import DeliveryError, GatewayError
@@ -45,33 +42,26 @@ def bot_command(verb: str, rtype: RecordType, record: Record) -> str:
 async def connections(tabs: TabsContext, who: Principal, type_name: str, key: str,
                       app: str | None) -> dict[str, Any]:
     """Everything the record view shows; raises Refusal (403) or ApiError (404)."""
-    service = tabs.service
-    user, settings = await service.actor(context(who, app))
+    user, settings = await tabs.service.actor(context(who, app))
     rtype, record = await _resolve(tabs, type_name, key)
-    access = await service.readable(user, record, rtype)
-    rts = service.type_settings(settings, rtype)
-    chats = []
-    for conn in await service.connections.for_record(who.tenant_id, rtype.logical_name, record.id):
-        decision = await service.disconnect_decision(user, settings, rtype, record, conn)
-        join = rules.can_join(rts, access, connected=True)
-        by = await service.records.user(conn.connected_by)
-        chats.append({"chat_id": conn.chat_id, "title": conn.chat_title or "Group chat",
-                      "connected_by": by.name if by else conn.connected_by,
-                      "connected_at": conn.connected_at.isoformat(),
-                      "can_disconnect": decision.allowed, "disconnect_reason": decision.reason,
-                      "can_join": join.allowed, "join_reason": join.reason or "you can join this chat",
-                      "is_member": await _member(tabs, conn.chat_id, who) if join.allowed else None,
-                      "open_url": chat_link(conn.chat_id)})
-    enabled = settings.for_type(rtype.logical_name) is not None
+
+    async def member(chat_id: str) -> bool | None:
+        return await _member(tabs, chat_id, who)
+
+    listed = await tabs.service.record_chats(who.tenant_id, user, settings, rtype, record, member)
+    chats = [{"chat_id": c.chat_id, "title": c.title, "connected_by": c.connected_by,
+              "connected_at": c.connected_at.isoformat(),
+              "can_disconnect": c.can_disconnect, "disconnect_reason": c.disconnect_reason,
+              "can_join": c.can_join, "join_reason": c.locked_reason or "you can join this chat",
+              "is_member": c.is_member, "open_url": chat_link(c.chat_id)} for c in listed.chats]
     return {
         "record": {"type": rtype.logical_name, "type_label": rtype.display_name, "id": record.id,
                    "name": record.name, "number": record.number, "url": record.url},
-        "access": access, "app": app, "chats": chats,
-        "join_enabled": rts.join_chat,
+        "access": listed.access, "app": app, "chats": chats,
+        "join_enabled": listed.join_enabled,
         "join_available": tabs.gateway is not None,
-        "connect_allowed": enabled,
-        "connect_reason": "" if enabled else (f"Chats can't be connected to {rtype.display_name.lower()} records: "
-                                               "your administrator hasn't turned that record type on."),
+        "connect_allowed": not listed.connect_refusal,
+        "connect_reason": listed.connect_refusal,
         "connect_command": bot_command("connect", rtype, record),
         "join_command": bot_command("join", rtype, record),
     }
@@ -88,11 +78,10 @@ async def _member(tabs: TabsContext, chat_id: str, who: Principal) -> bool | Non
 
 
 async def _resolve(tabs: TabsContext, type_name: str, key: str) -> tuple[RecordType, Record]:
-    rtype = await tabs.service.records.record_type(type_name)
-    record = await tabs.service.records.get_record(rtype.logical_name, key) if rtype else None
-    if rtype is None or record is None:
+    found = await tabs.service.find_record(type_name, key)
+    if found is None:
         raise ApiError(404, f"no {type_name} record {key!r} was found")
-    return rtype, record
+    return found
 
 
 @endpoint()
@@ -115,14 +104,14 @@ async def connect(request: web.Request, tabs: TabsContext, who: Principal) -> we
     if not GROUP_CHAT.match(chat):
         raise ApiError(400, "only group chats can be connected (their ids look like 19:...@thread.v2); "
                             "channels and one-to-one chats cannot", "chatId")
-    ref = await tabs.service.connections.conversation(who.tenant_id, chat)
+    ref = await tabs.service.conversation(who.tenant_id, chat)
     if ref is None:
         raise ApiError(409, "the bot is not in that chat: add the Connected Chats app to the chat first, "
                             "or type the connect command there", "chatId")
     await _require_member(tabs, who, chat)
     ctx = context(who, app, chat, ref.service_url, ref.bot_id, kind="groupChat")
     result = await tabs.service.connect(ctx, request.match_info["type"], request.match_info["key"])
-    cards = [r.card for r in views.connected(result) if r.card] if result.created else []
+    cards = connected_cards(result) if result.created else []
     posted = await _post(tabs, ref, cards) if cards else False
     return web.json_response({"created": result.created, "chat_id": chat, "posted": posted},
                              status=201 if result.created else 200)
@@ -148,11 +137,11 @@ async def disconnect(request: web.Request, tabs: TabsContext, who: Principal) ->
     chat, app = await _chat_id(request), app_of(request)
     user, _ = await tabs.service.actor(context(who, app))
     rtype, record = await _resolve(tabs, request.match_info["type"], request.match_info["key"])
-    if await tabs.service.connections.active(who.tenant_id, rtype.logical_name, record.id, chat) is None:
+    if await tabs.service.active_connection(who.tenant_id, rtype.logical_name, record.id, chat) is None:
         raise ApiError(409, f"that chat isn't connected to {rtype.display_name.lower()} {record.name!r}", "chatId")
     result = await tabs.service.disconnect(context(who, app), rtype.logical_name, record.id, chat_id=chat)
-    ref = await tabs.service.connections.conversation(who.tenant_id, chat)
-    posted = await _post(tabs, ref, [views.disconnected_card(result)]) if ref else False
+    ref = await tabs.service.conversation(who.tenant_id, chat)
+    posted = await _post(tabs, ref, [disconnected_card(result)]) if ref else False
     return web.json_response({"disconnected": True, "chat_id": chat, "posted": posted, "by": user.name})
 
 
@@ -170,7 +159,7 @@ async def join(request: web.Request, tabs: TabsContext, who: Principal) -> web.R
 
 def _announce(tabs: TabsContext) -> Announce:
     async def announce(ref: ConversationRef, note: ContextNote) -> None:
-        await tabs.connector.post(ref, render("context", note=note))
+        await tabs.connector.post(ref, context_card(note))
     return announce
 
 
@@ -178,7 +167,7 @@ async def _post(tabs: TabsContext, ref: ConversationRef, cards: list[dict[str, A
     """Tell the chat what happened, as the bot would; the change stands even if Teams cannot be reached."""
     try:
         for card in cards:
-            await tabs.connector.send(ref.service_url, ref.conversation_id, card_activity(card))
+            await tabs.connector.post(ref, card)
     except DeliveryError as exc:
         log.warning("could not post into chat %s: %s", ref.conversation_id, exc)
         return False

@@ -12,8 +12,8 @@ from domain.settings import Settings, to_dict
 from domain.settings_rules import SettingsInvalid, parse, sync_change_problem
 from tabs.context import TabsContext
 from tabs.http import ApiError, endpoint, json_body
+from tabs.payloads import type_infos
 from tabs.sso import Principal
-from tabs.views import type_infos
 
 log = logging.getLogger(__name__)
 SYNC_REASON = "Only a Microsoft Entra global administrator can turn timeline sync on or off."
@@ -51,7 +51,7 @@ async def get_me(request: web.Request, tabs: TabsContext, who: Principal) -> web
 
 @endpoint()
 async def get_settings(request: web.Request, tabs: TabsContext, who: Principal) -> web.Response:
-    settings, etag = await tabs.service.settings.load()
+    settings, etag = await tabs.service.load_settings()
     return web.json_response(to_dict(settings), headers={"ETag": quoted(etag)})
 
 
@@ -59,13 +59,13 @@ async def get_settings(request: web.Request, tabs: TabsContext, who: Principal) 
 async def put_settings(request: web.Request, tabs: TabsContext, who: Principal) -> web.Response:
     tag = if_match_tag(request.headers.get("If-Match"))
     new = await checked(tabs, await json_body(request))
-    old, _ = await tabs.service.settings.load()
+    old, _ = await tabs.service.load_settings()
     if problem := sync_change_problem(old, new, who.global_admin):
         raise ApiError(403, str(problem), problem.field)
     try:
-        etag = await tabs.service.settings.save(new, tag)
+        etag = await tabs.service.save_settings(new, tag)
     except Conflict as exc:
-        _, current = await tabs.service.settings.load()
+        _, current = await tabs.service.load_settings()
         raise ApiError(412, f"{exc}", headers={"ETag": quoted(current)}) from None
     log.info("settings saved by %s (%s)", who.name, who.aad_object_id or "dev")
     return web.json_response(to_dict(new), headers={"ETag": quoted(etag)})
@@ -83,7 +83,7 @@ async def checked(tabs: TabsContext, data: Any) -> Settings:
 
 @endpoint()
 async def get_record_types(request: web.Request, tabs: TabsContext, who: Principal) -> web.Response:
-    settings, _ = await tabs.service.settings.load()
+    settings, _ = await tabs.service.load_settings()
     types = await tabs.service.records.record_types()
     return web.json_response({"record_types": type_infos(types, settings)})
 

@@ -1,4 +1,4 @@
-"""Helpers for the admin tab tests: the app started with single sign-on against a FakeEntra, and a small
+"""Helpers for the admin tab tests: the app started with single sign-on against a FakeIdentity, and a small
 client that calls the tab API as a given Entra user."""
 from __future__ import annotations
 
@@ -12,7 +12,7 @@ from aiohttp import web
 
 from tests.conftest import start_app, test_config
 from tests.fake_connector import FakeConnector
-from tests.fake_entra import CLIENT_ID, FakeEntra, bearer
+from tests.fake_identity import CLIENT_ID, FakeIdentity, bearer
 from tests.teams import TENANT, Bot
 
 
@@ -30,7 +30,7 @@ class Reply:
 class Tab:
     """Calls the running app's tab API like the tab page does, with a token for `user` (an Entra object id)."""
 
-    def __init__(self, url: str, http: aiohttp.ClientSession, entra: FakeEntra, bot: Bot) -> None:
+    def __init__(self, url: str, http: aiohttp.ClientSession, entra: FakeIdentity, bot: Bot) -> None:
         self.url, self.http, self.entra, self.bot = url, http, entra, bot
 
     def auth(self, user: str | None, **claims: Any) -> dict[str, str]:
@@ -63,9 +63,9 @@ class Tab:
         return await self.call("PUT", "/api/settings", user, body=body, headers=headers, **claims)
 
 
-async def start_tab(database_url: str, entra: FakeEntra, connector: FakeConnector, http: aiohttp.ClientSession,
+async def start_tab(database_url: str, entra: FakeIdentity, connector: FakeConnector, http: aiohttp.ClientSession,
                     **overrides: Any) -> tuple[Tab, web.AppRunner]:
-    config = test_config(database_url, sso_client_id=CLIENT_ID, sso_openid_url=entra.openid_url,
+    config = test_config(database_url, sso_client_id=CLIENT_ID, sso_openid_url=entra.sso_openid_url,
                          allowed_tenants=frozenset({TENANT}), **overrides)
     _, runner, url = await start_app(config)
     return Tab(url, http, entra, Bot(url, connector.url, http)), runner

@@ -3,6 +3,7 @@ from __future__ import annotations
 
 import os
 from collections.abc import AsyncIterator
+from contextlib import asynccontextmanager
 from dataclasses import replace
 from pathlib import Path
 from typing import Any
@@ -81,20 +82,28 @@ async def http() -> AsyncIterator[aiohttp.ClientSession]:
         yield session
 
 
-@pytest.fixture
-async def running(sqlite_url: str, connector: FakeConnector, http: aiohttp.ClientSession
+@asynccontextmanager
+async def serving(database_url: str, connector: FakeConnector, http: aiohttp.ClientSession
                   ) -> AsyncIterator[Running]:
-    app, runner, url = await start_app(test_config(sqlite_url))
-    yield Running(app, runner, url, Bot(url, connector.url, http))
-    await runner.cleanup()
+    """The app on a database, with a bot client talking to it; stopped on leaving."""
+    app, runner, url = await start_app(test_config(database_url))
+    try:
+        yield Running(app, runner, url, Bot(url, connector.url, http))
+    finally:
+        await runner.cleanup()
+
+
+@pytest.fixture
+async def running(sqlite_url: str, connector: FakeConnector, http: aiohttp.ClientSession) -> AsyncIterator[Running]:
+    async with serving(sqlite_url, connector, http) as app:
+        yield app
 
 
 @pytest.fixture
 async def running_any_db(database_url: str, connector: FakeConnector, http: aiohttp.ClientSession
                          ) -> AsyncIterator[Running]:
-    app, runner, url = await start_app(test_config(database_url))
-    yield Running(app, runner, url, Bot(url, connector.url, http))
-    await runner.cleanup()
+    async with serving(database_url, connector, http) as app:
+        yield app
 
 
 _TOOLS = ("chromium", "node", "npm", "wrk", "playwright")

@@ -19,7 +19,7 @@ class FakeConnector:
         self.by_conversation: dict[str, list[dict[str, Any]]] = defaultdict(list)
         self.times: dict[str, list[float]] = defaultdict(list)
         self.headers: list[dict[str, str]] = []
-        self.failures: list[tuple[int, dict[str, str]]] = []
+        self.failures: list[tuple[int, dict[str, str], float, str | None]] = []
         self.gone: set[str] = set()
         self.members: dict[str, dict[str, Any]] = {}
         self.created: list[dict[str, Any]] = []  # POST /v3/conversations bodies (1:1 proactive messages)
@@ -29,17 +29,22 @@ class FakeConnector:
         self._runner: web.AppRunner | None = None
         self.arrived = asyncio.Event()
 
-    def fail_next(self, status: int, times: int = 1, retry_after: str | None = None) -> None:
+    def fail_next(self, status: int, times: int = 1, retry_after: str | None = None, after: float = 0.0,
+                  conv: str | None = None) -> None:
+        """The next `times` posts (into `conv` only, if given) get `status`, each answered `after` seconds late."""
         headers = {"Retry-After": retry_after} if retry_after else {}
-        self.failures += [(status, headers)] * times
+        self.failures += [(status, headers, after, conv)] * times
 
     async def _post(self, request: web.Request) -> web.Response:
         conv = request.match_info["conv"]
         self.headers.append(dict(request.headers))
         if conv in self.gone:
             return web.json_response({"error": {"code": "BotNotInConversationRoster"}}, status=403)
-        if self.failures:
-            status, headers = self.failures.pop(0)
+        failure = next((f for f in self.failures if f[3] in (None, conv)), None)
+        if failure:
+            self.failures.remove(failure)
+            status, headers, after, _ = failure
+            await asyncio.sleep(after)
             return web.json_response({"error": {"code": "Throttled"}}, status=status, headers=headers)
         body = await request.json()
         body["_replyTo"] = request.match_info.get("reply", "")

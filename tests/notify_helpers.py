@@ -177,9 +177,9 @@ class Service:
     async def save_settings(self, change: Callable[[Any], Any]) -> None:
         """Change the stored settings the way the admin page would (through the settings store)."""
         from app import SERVICE
-        store = self.running.app[SERVICE].settings
-        settings, etag = await store.load()
-        await store.save(change(settings), etag)
+        service = self.running.app[SERVICE]
+        settings, etag = await service.load_settings()
+        await service.save_settings(change(settings), etag)
 
 
 def update_cards(connector: FakeConnector, conv: str) -> list[dict[str, Any]]:

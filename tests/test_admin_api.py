@@ -11,20 +11,20 @@ import pytest
 
 from tests.admin_support import Tab, start_tab
 from tests.fake_connector import FakeConnector
-from tests.fake_entra import APP_ID_URI, GLOBAL_ADMIN, OTHER_TENANT, STRANGER, FakeEntra
+from tests.fake_identity import APP_ID_URI, GLOBAL_ADMIN, OTHER_TENANT, STRANGER, FakeIdentity
 from tests.teams import ALEX, GROUP, ISAIAH, PATTI
 
 CASE = "CAS-01001-K7R2M8"
 
 
 @pytest.fixture
-async def entra() -> AsyncIterator[FakeEntra]:
-    async with FakeEntra() as fake:
+async def entra() -> AsyncIterator[FakeIdentity]:
+    async with FakeIdentity() as fake:
         yield fake
 
 
 @pytest.fixture
-async def tab(sqlite_url: str, entra: FakeEntra, connector: FakeConnector,
+async def tab(sqlite_url: str, entra: FakeIdentity, connector: FakeConnector,
               http: aiohttp.ClientSession) -> AsyncIterator[Tab]:
     client, runner = await start_tab(sqlite_url, entra, connector, http)
     yield client
@@ -32,7 +32,7 @@ async def tab(sqlite_url: str, entra: FakeEntra, connector: FakeConnector,
 
 
 @pytest.fixture
-async def tab_any_db(database_url: str, entra: FakeEntra, connector: FakeConnector,
+async def tab_any_db(database_url: str, entra: FakeIdentity, connector: FakeConnector,
                      http: aiohttp.ClientSession) -> AsyncIterator[Tab]:
     client, runner = await start_tab(database_url, entra, connector, http)
     yield client

@@ -15,8 +15,8 @@ from playwright.async_api import expect
 
 from tests.admin_support import Tab, start_tab
 from tests.fake_connector import FakeConnector
-from tests.fake_entra import FakeEntra
 from tests.fake_graph import FakeGraph
+from tests.fake_identity import FakeIdentity
 from tests.teams import ALEX, GROUP, ISAIAH, PATTI
 
 CHROMIUM = "/usr/bin/chromium"
@@ -39,7 +39,7 @@ async def graph() -> AsyncIterator[FakeGraph]:
 @pytest.fixture
 async def tab(sqlite_url: str, connector: FakeConnector, http: aiohttp.ClientSession,
               graph: FakeGraph) -> AsyncIterator[Tab]:
-    async with FakeEntra() as entra:
+    async with FakeIdentity() as entra:
         client, runner = await start_tab(sqlite_url, entra, connector, http, graph_base_url=graph.url,
                                          graph_auth="none")
         yield client

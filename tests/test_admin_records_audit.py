@@ -12,8 +12,8 @@ import pytest
 from tests.admin_support import Tab, start_tab
 from tests.conftest import start_app, test_config
 from tests.fake_connector import FakeConnector
-from tests.fake_entra import FakeEntra
 from tests.fake_graph import FakeGraph
+from tests.fake_identity import FakeIdentity
 from tests.teams import ADELE, ALEX, GROUP, ISAIAH, PATTI
 
 CASE = "CAS-01001-K7R2M8"
@@ -22,8 +22,8 @@ CASE_API = f"/api/records/case/{CASE}"
 
 
 @pytest.fixture
-async def entra() -> AsyncIterator[FakeEntra]:
-    async with FakeEntra() as fake:
+async def entra() -> AsyncIterator[FakeIdentity]:
+    async with FakeIdentity() as fake:
         yield fake
 
 
@@ -34,7 +34,7 @@ async def graph() -> AsyncIterator[FakeGraph]:
 
 
 @pytest.fixture
-async def tab(sqlite_url: str, entra: FakeEntra, graph: FakeGraph, connector: FakeConnector,
+async def tab(sqlite_url: str, entra: FakeIdentity, graph: FakeGraph, connector: FakeConnector,
               http: aiohttp.ClientSession) -> AsyncIterator[Tab]:
     client, runner = await start_tab(sqlite_url, entra, connector, http, graph_base_url=graph.url, graph_auth="none")
     yield client

@@ -154,7 +154,7 @@ async def test_new_chat_install_failure_is_kept_with_a_way_to_finish(sqlite_url,
         assert_valid_card(card)
         assert "not finished" in text_of(card) and '"verb": "finish"' in text_of(card)
         chat_id = next(iter(graph.chats))
-        recorded = await application[SERVICE].audit.query({"event": "new_chat_unfinished"})
+        recorded = await application[SERVICE].audit_events({"event": "new_chat_unfinished"}, 500)
         assert [r["chat_id"] for r in recorded] == [chat_id]  # not lost if nobody presses Finish setup
         graph.add_catalog_app("manifest-guid", "cat-42")  # the admin uploads the app to the tenant catalog
         finish = next(a for a in card["actions"] if a.get("verb") == "finish")
@@ -189,3 +189,18 @@ async def test_suggestions_name_owner_and_previous_connectors(app: Running, conn
     assert text.index("Record owner") < text.index("Alex Wilber") < text.index("Connected a chat")
     assert "Megan Bowen" in text and "Available" in text
     assert '"verb": "newchat"' in text
+
+
+async def test_new_chat_finishing_late_reports_a_failed_follow_up(app: Running, connector, graph):
+    """The "Chat with" button: Graph is slow, so the invoke answers "Creating the chat" within the budget; the chat
+    is then made and connected, and when posting its card fails the user is told so (not only the server log)."""
+    graph.delay = 2.0  # create + install take ~4 s, beyond bots/background.py's INVOKE_BUDGET
+    connector.fail_next(502, conv="a:alex")  # the follow-up card into Alex's chat with the bot
+    status, body = await app.bot.press("newchat", {"recordType": "incident", "recordId": CASE_ID, "withUser": MEGAN},
+                                       conv="a:alex", conv_type="personal")
+    assert status == 200 and "Creating the chat" in text_of(body)
+    [report] = await connector.wait_for("a:alex", 1, seconds=10.0)
+    text = text_of(report)
+    assert "The chat is ready, but I couldn't post it here" in text and "502" in text
+    chat_id = next(iter(graph.chats))
+    assert "Cannot sign in" in text_of(connector.cards(chat_id)[0])  # connected, context card posted

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import pytest
 
+from config import Config
 from records import SourceConfigError, open_source
 from records.dataverse import DataverseRecordSource
 from records.dataverse_http import AzureToken
@@ -21,7 +22,7 @@ async def test_local_specs_open_the_directory(tmp_path: object) -> None:
                                   "dataverse:https://contoso.crm4.dynamics.com"])
 async def test_https_org_url_uses_azure_identity_by_default(spec: str) -> None:
     """An https org URL selects Dataverse with an azure-identity token for <org>/.default."""
-    source = open_source(spec, "https://bot.example", env={})
+    source = open_source(spec, "https://bot.example")
     assert isinstance(source, DataverseRecordSource)
     assert source.org_url == "https://contoso.crm4.dynamics.com"
     token = source.client.token_source
@@ -32,10 +33,10 @@ async def test_https_org_url_uses_azure_identity_by_default(spec: str) -> None:
 async def test_plain_http_only_for_loopback_without_auth() -> None:
     """http:// is refused unless DATAVERSE_AUTH=none and the host is the loopback interface."""
     with pytest.raises(SourceConfigError, match="https"):
-        open_source("http://127.0.0.1:8080", "", env={})
+        open_source("http://127.0.0.1:8080", "")
     with pytest.raises(SourceConfigError, match="https"):
-        open_source("http://contoso.crm.dynamics.com", "", env={"DATAVERSE_AUTH": "none"})
-    source = open_source("http://127.0.0.1:8080", "", env={"DATAVERSE_AUTH": "none"})
+        open_source("http://contoso.crm.dynamics.com", "", "none")
+    source = open_source("http://127.0.0.1:8080", "", "none")
     assert isinstance(source, DataverseRecordSource) and source.client.token_source is None
     await source.close()
 
@@ -49,13 +50,13 @@ async def test_plain_http_only_for_loopback_without_auth() -> None:
 def test_unusable_settings_are_refused_clearly(spec: str, env: dict[str, str], message: str) -> None:
     """Each mistake gets a message naming the setting and the expected form."""
     with pytest.raises(SourceConfigError, match=message):
-        open_source(spec, "", env=env)
+        open_source(spec, "", env.get("DATAVERSE_AUTH", "azure"))
 
 
 async def test_extra_record_types_from_the_environment() -> None:
     """DATAVERSE_RECORD_TYPES adds tables to the out-of-box ones, once each."""
-    source = open_source("https://contoso.crm.dynamics.com", "", env={
-        "DATAVERSE_RECORD_TYPES": "msdyn_workorder, Incident ,"})
+    cfg = Config.from_env({"DATAVERSE_RECORD_TYPES": "msdyn_workorder, Incident ,"})
+    source = open_source("https://contoso.crm.dynamics.com", "", extra_types=cfg.dataverse_record_types)
     assert isinstance(source, DataverseRecordSource)
     assert source.configured_types == ("incident", "account", "contact", "knowledgearticle", "email", "msdyn_workorder")
     await source.close()

@@ -1,9 +1,11 @@
-"""The bot's help, the manifest's command lists and the README's command table say the same thing."""
+"""The bot's help, the manifest's command lists and the README's command table say the same thing, and the running
+bot's router registers exactly the catalog's commands (so the two cannot drift)."""
 from __future__ import annotations
 
 import re
 from pathlib import Path
 
+from app import ROUTER
 from bots.catalog import COMMANDS
 from manifest import ManifestConfig, build_manifest
 from tests.conftest import Running
@@ -43,3 +45,14 @@ async def test_help_lists_every_group_chat_command(running: Running, connector: 
     for command in COMMANDS:
         if "groupChat" in command.scopes:
             assert f"**{command.usage}**: {command.description}" in text
+
+
+async def test_router_registers_exactly_the_catalog(running: Running):
+    """Every catalog command has a handler in the running bot and nothing else is routed; the README's card verbs
+    are exactly the router's."""
+    router = running.app[ROUTER]
+    assert router.listed() == COMMANDS
+    assert set(router.commands) == {c.name for c in COMMANDS}
+    verbs = re.search(r"Action.Execute` \(verbs ([^)]*)\)", README.replace("\n", " "))
+    assert verbs is not None
+    assert set(re.findall(r"`(\w+)`", verbs.group(1))) == set(router.verbs)

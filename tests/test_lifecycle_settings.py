@@ -16,7 +16,7 @@ from domain.settings import RecordTypeSettings, Settings, from_dict, to_dict
 from domain.settings_rules import validate
 from tests.admin_support import Tab, start_tab
 from tests.fake_connector import FakeConnector
-from tests.fake_entra import FakeEntra
+from tests.fake_identity import FakeIdentity
 from tests.teams import PATTI
 
 ATTRS = {"name": Attribute("name", "String", "Name"), "ownerid": Attribute("ownerid", "Owner", "Owner"),
@@ -66,13 +66,13 @@ def test_registrations_for_issue_14():
 
 
 @pytest.fixture
-async def entra() -> AsyncIterator[FakeEntra]:
-    async with FakeEntra() as fake:
+async def entra() -> AsyncIterator[FakeIdentity]:
+    async with FakeIdentity() as fake:
         yield fake
 
 
 @pytest.fixture
-async def tab(sqlite_url: str, entra: FakeEntra, connector: FakeConnector,
+async def tab(sqlite_url: str, entra: FakeIdentity, connector: FakeConnector,
               http: aiohttp.ClientSession) -> AsyncIterator[Tab]:
     client, runner = await start_tab(sqlite_url, entra, connector, http)
     yield client

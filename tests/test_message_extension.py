@@ -131,3 +131,16 @@ async def test_connected_but_card_not_posted_is_said(running: Running, connector
     assert status == 200
     text = message_of(answer)
     assert text.startswith("Connected this chat to case") and "couldn't post its card" in text and "403" in text
+
+
+async def test_card_post_failing_after_the_budget_is_reported_in_the_chat(running: Running,
+                                                                         connector: FakeConnector):
+    """Teams is slow, then refuses the card: the invoke is answered within the budget, and once the post fails in
+    the background the chat is told the card is missing (not only the server log)."""
+    connector.fail_next(502, after=4.0)  # beyond bots/background.py's INVOKE_BUDGET
+    status, answer = await running.bot.post(submit("incident", CASE))
+    assert status == 200 and message_of(answer) == f"Connected this chat to case {TITLE!r}."
+    await connector.wait_for(GROUP, 1, seconds=8.0)
+    [report] = connector.texts(GROUP)
+    assert report.startswith(f"I connected this chat to case {TITLE!r}, but I couldn't post its card here")
+    assert "502" in report

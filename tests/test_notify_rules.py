@@ -8,9 +8,9 @@ import pytest
 from domain.model import Attribute, ChangeEvent, RecordType
 from domain.notifications import UNKNOWN, Update, coalesce, display_text, validate_notify, watched_changes
 from domain.settings import CASE_DEFAULTS, RecordTypeSettings
+from notify.pacing import CONVERSATION, Window
+from notify.remote_context import BadPayload, Ref, dedupe_key, parse
 from tests.notify_helpers import sample_body
-from webhooks.pacing import CONVERSATION, Window
-from webhooks.remote_context import BadPayload, Ref, dedupe_key, parse
 
 CASE_TYPE = RecordType("incident", "Case", "title", attributes={
     "prioritycode": Attribute("prioritycode", "Picklist", "Priority"),

@@ -67,8 +67,7 @@ async def env(request: pytest.FixtureRequest, tmp_path: Any) -> AsyncIterator[En
         yield Env(source, data, ids, lambda: [{"lastSender": None, **i} for i in source.timeline])  # type: ignore
         return
     async with FakeDataverse(data) as fake:
-        source = open_source(f"dataverse:{fake.url}", PUBLIC, env={
-            "DATAVERSE_AUTH": "none", "DATAVERSE_RECORD_TYPES": "msdyn_workorder, msdyn_externalorder"})
+        source = open_source(f"dataverse:{fake.url}", PUBLIC, "none", ("msdyn_workorder", "msdyn_externalorder"))
         try:
             yield Env(source, data, ids, lambda: _dataverse_timeline(fake))
         finally:

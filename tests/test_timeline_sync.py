@@ -10,9 +10,9 @@ from tests.teams import MEGAN, activity
 
 
 async def turn_sync_on(running: Running) -> None:
-    store = running.app[SERVICE].settings
-    settings, etag = await store.load()
-    await store.save(replace(settings, timeline_sync=True), etag)
+    service = running.app[SERVICE]
+    settings, etag = await service.load_settings()
+    await service.save_settings(replace(settings, timeline_sync=True), etag)
 
 
 async def test_connect_message_disconnect_update_the_timeline(running: Running, connector: FakeConnector):

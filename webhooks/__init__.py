@@ -1,1 +1,1 @@
-"""Inbound CRM webhooks and the notification outbox worker."""
+"""Inbound CRM webhooks (the Dataverse HTTP intake); the pipeline behind it is notify/."""

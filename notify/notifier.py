@@ -1,6 +1,6 @@
 """Plans key-update notifications and accepts them durably: a ChangeEvent (from the Dataverse webhook or from the
 `set` command) -> the watched changes -> one outbox row per connected chat, recorded with the event's identity
-in one transaction. Delivery happens later, from the outbox (webhooks/worker.py)."""
+in one transaction. Delivery happens later, from the outbox (notify/worker.py)."""
 from __future__ import annotations
 
 import logging
@@ -13,10 +13,9 @@ from domain import lifecycle
 from domain.lifecycle_service import LifecycleService
 from domain.model import ChangeEvent, Connection, ConversationRef, FieldChange, Record, RecordType
 from domain.notifications import Update, watched_changes
-from domain.ports import GatewayError, RecordSource, SettingsStore
+from domain.ports import GatewayError, Outbox, RecordSource, SettingsStore
 from domain.settings import RecordTypeSettings
-from store.outbox import SqlOutbox
-from webhooks import lifecycle as life
+from notify import lifecycle as life
 
 log = logging.getLogger(__name__)
 
@@ -37,7 +36,7 @@ class Outcome:
 
 class Notifier:
     def __init__(self, records: RecordSource, connections: RecordConnections, settings: SettingsStore,
-                 outbox: SqlOutbox, allowed_tenants: frozenset[str] = frozenset(),
+                 outbox: Outbox, allowed_tenants: frozenset[str] = frozenset(),
                  on_accept: Callable[[], None] | None = None, lifecycle: LifecycleService | None = None) -> None:
         self.records = records
         self.connections = connections

@@ -6,10 +6,10 @@ from collections.abc import Sequence
 from typing import Any
 
 from domain import rules
+from domain.kinds import LOOKUP_TYPES
 from domain.model import RecordType
 from domain.notifications import notify_refusal
 from domain.settings import OUT_OF_BOX_TYPES, Settings
-from domain.settings_rules import LOOKUP_TYPES
 
 
 def type_info(rtype: RecordType, settings: Settings) -> dict[str, Any]:

@@ -1,4 +1,5 @@
-"""Bot Connector REST client on one shared aiohttp session: replies and proactive posts, no per-turn setup."""
+"""Bot Connector REST client on one shared aiohttp session: replies and proactive posts, no per-turn setup.
+`envelope` is the one builder of an outgoing message activity; bots/, tabs/ and notify/ all post through here."""
 from __future__ import annotations
 
 import json
@@ -10,17 +11,24 @@ import aiohttp
 from domain.model import ConversationRef
 from domain.ports import DeliveryError
 
+CARD = "application/vnd.microsoft.card.adaptive"
+
 
 class TokenSource(Protocol):
     async def token(self) -> str: ...
     def forget(self) -> None: ...
 
 
-def card_activity(card: dict[str, Any], summary: str = "") -> dict[str, Any]:
-    activity: dict[str, Any] = {"type": "message", "attachments": [
-        {"contentType": "application/vnd.microsoft.card.adaptive", "content": card}]}
-    if summary:
-        activity["summary"] = summary
+def envelope(conversation_id: str, *, card: dict[str, Any] | None = None, text: str | None = None,
+             tenant_id: str = "", bot_id: str = "", reply_to: str = "") -> dict[str, Any]:
+    """The outgoing message activity: an Adaptive Card attachment, or markdown text."""
+    activity: dict[str, Any] = {"type": "message", "attachments": [{"contentType": CARD, "content": card}]} \
+        if card is not None else {"type": "message", "text": text or "", "textFormat": "markdown"}
+    activity["conversation"] = {"id": conversation_id, "tenantId": tenant_id} if tenant_id else {"id": conversation_id}
+    if bot_id:
+        activity["from"] = {"id": bot_id}
+    if reply_to:
+        activity["replyToId"] = reply_to
     return activity
 
 
@@ -36,11 +44,6 @@ class ConnectorClient:
             path += f"/{quote(reply_to, safe='')}"
         body = await self._call("POST", service_url, path, activity)
         return str(body.get("id", ""))
-
-    async def update(self, service_url: str, conversation_id: str, activity_id: str,
-                     activity: dict[str, Any]) -> None:
-        path = f"v3/conversations/{quote(conversation_id, safe='')}/activities/{quote(activity_id, safe='')}"
-        await self._call("PUT", service_url, path, dict(activity, id=activity_id))
 
     async def member(self, service_url: str, conversation_id: str, member_id: str) -> dict[str, Any]:
         """A conversation member (Teams: id, name, aadObjectId, email, userPrincipalName); {} if unknown."""
@@ -62,9 +65,8 @@ class ConnectorClient:
 
     async def post(self, ref: ConversationRef, card: dict[str, Any]) -> None:
         """Messenger port: a proactive card into a stored conversation."""
-        activity = card_activity(card)
-        activity["conversation"] = {"id": ref.conversation_id, "tenantId": ref.tenant_id}
-        await self.send(ref.service_url, ref.conversation_id, activity)
+        await self.send(ref.service_url, ref.conversation_id,
+                        envelope(ref.conversation_id, card=card, tenant_id=ref.tenant_id))
 
     async def _call(self, method: str, service_url: str, path: str, body: dict[str, Any] | None) -> dict[str, Any]:
         url = service_url.rstrip("/") + "/" + path

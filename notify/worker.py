@@ -2,7 +2,7 @@
 Bot Connector as the bot, and records the outcome right after the post returns.
 
 One lane (a task) per conversation keeps a chat's cards in order and lets different chats post concurrently.
-Rows of one record that wait in a lane together become one card. Leases (webhooks/claims.py) keep a row with one
+Rows of one record that wait in a lane together become one card. Leases (notify/claims.py) keep a row with one
 worker at a time; only a crash between a successful post and its `done` write can repeat that one message."""
 from __future__ import annotations
 
@@ -22,12 +22,11 @@ from typing import Any, TypeVar
 from cards.render import render
 from domain.model import ConversationRef
 from domain.notifications import coalesce
-from domain.ports import ConnectionStore, DeliveryError, Messenger
-from store.outbox import SqlOutbox
-from webhooks import lifecycle as life
-from webhooks.claims import POST_TIMEOUT, RENEW_EVERY, Claims, Row
-from webhooks.notifier import from_payload
-from webhooks.pacing import Pacer
+from domain.ports import ConnectionStore, DeliveryError, Messenger, Outbox
+from notify import lifecycle as life
+from notify.claims import POST_TIMEOUT, RENEW_EVERY, Claims, Row
+from notify.notifier import from_payload
+from notify.pacing import Pacer
 
 log = logging.getLogger(__name__)
 T = TypeVar("T")
@@ -63,7 +62,7 @@ class Stats:
 
 
 class DeliveryWorker:
-    def __init__(self, outbox: SqlOutbox, connections: ConnectionStore, messenger: Messenger, *,
+    def __init__(self, outbox: Outbox, connections: ConnectionStore, messenger: Messenger, *,
                  worker_id: str = "", batch: int = 50, max_held: int = 1000, poll: float = 0.5,
                  max_attempts: int = 8, backoff_cap: float = 300.0, hooks: life.Hooks | None = None) -> None:
         self.outbox, self.connections, self.messenger = outbox, connections, messenger

@@ -12,8 +12,8 @@ from datetime import UTC, datetime, timedelta
 from typing import Any
 
 from domain.model import ConversationRef
-from store.outbox import SqlOutbox
-from webhooks.pacing import CONVERSATION, Pacer
+from domain.ports import Outbox
+from notify.pacing import CONVERSATION, Pacer
 
 Row = dict[str, Any]
 POST_TIMEOUT = 10.0  # a post that takes longer is abandoned (and retried like a 504)
@@ -22,7 +22,7 @@ PER_TENANT = 250  # rows of one tenant held at once (about 5 s of its 50/s budge
 
 
 class Claims:
-    def __init__(self, outbox: SqlOutbox, pacer: Pacer, worker: str, max_held: int) -> None:
+    def __init__(self, outbox: Outbox, pacer: Pacer, worker: str, max_held: int) -> None:
         self.outbox, self.pacer, self.worker, self.max_held = outbox, pacer, worker, max_held
         self.rows: dict[int, Row] = {}
         self.per_tenant: Counter[str] = Counter()

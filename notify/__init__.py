@@ -1,0 +1,1 @@
+"""The notification pipeline: change events -> outbox -> paced, leased delivery into connected chats."""
