@@ -7,6 +7,7 @@ from typing import Any
 from bots.router import Router
 from bots.turn import Turn
 from cards.results import notice_card
+from domain.kinds import AuditEvent
 from domain.lifecycle_service import LifecycleService
 from domain.ports import GatewayError
 from domain.results import Notice, Refusal
@@ -26,7 +27,7 @@ def register(router: Router, service: ChatService, lifecycle: LifecycleService) 
         try:
             who = await lifecycle.candidate(record_type, record_id, kind, owner_id, name)
             text = await lifecycle.add(turn.ctx.tenant_id, None, record_type, record_id, chat_id, who,
-                                       "member_added_by_button", user.id)
+                                       AuditEvent.MEMBER_ADDED_BY_BUTTON, user.id)
         except GatewayError as exc:
             raise Refusal(f"I couldn't add {name or 'the new owner'}: {exc} Press the button to try again.") from None
         return notice_card(Notice(text, ok=who.user is not None))

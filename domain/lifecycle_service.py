@@ -8,6 +8,7 @@ from dataclasses import dataclass
 from datetime import datetime
 
 from domain import rules
+from domain.kinds import AuditEvent
 from domain.lifecycle import POLICY_USER
 from domain.model import Record, User
 from domain.ports import AuditLog, ChatGateway, ConnectionStore, RecordSource, SettingsStore
@@ -76,12 +77,12 @@ class LifecycleService:
         return await self.records.user(owner_id)
 
     async def add(self, tenant_id: str, record: Record | None, record_type: str, record_id: str, chat_id: str,
-                  who: Candidate, event: str, by: str) -> str:
+                  who: Candidate, event: AuditEvent, by: str) -> str:
         """Add the checked candidate to one chat with its full history; what happened, as a sentence. Raises
         GatewayError when Graph fails (the caller retries)."""
         if who.user is None:
-            await self.audit.append("member_add_refused", tenant_id, by, record_type, record_id, chat_id, now(),
-                                    who.refusal)
+            await self.audit.append(AuditEvent.MEMBER_ADD_REFUSED, tenant_id, by, record_type, record_id, chat_id,
+                                    now(), who.refusal)
             return who.refusal + "."
         if await self.connections.active(tenant_id, record_type, record_id, chat_id) is None:
             return "This chat is no longer connected to the record, so nobody was added."
@@ -98,8 +99,8 @@ class LifecycleService:
         done = await self.connections.disconnect(tenant_id, record_type, record_id, chat_id, POLICY_USER, at)
         if done is None:
             return False
-        await self.audit.append("disconnected_by_policy", tenant_id, POLICY_USER, record_type, record_id, chat_id,
-                                at, "closed")
+        await self.audit.append(AuditEvent.DISCONNECTED_BY_POLICY, tenant_id, POLICY_USER, record_type, record_id,
+                                chat_id, at, "closed")
         if conn and conn.synced and (record := await self.records.get_record(record_type, record_id)):
             await self.records.unlink_timeline_chat(record, chat_id, at)
         return True
@@ -109,5 +110,5 @@ class LifecycleService:
         _, created = await self.connections.connect(tenant_id, record_type, record_id, chat_id, POLICY_USER, at,
                                                     title)
         if created:
-            await self.audit.append("reconnected_by_policy", tenant_id, POLICY_USER, record_type, record_id,
+            await self.audit.append(AuditEvent.RECONNECTED_BY_POLICY, tenant_id, POLICY_USER, record_type, record_id,
                                     chat_id, at, "reopened")

@@ -11,6 +11,7 @@ from urllib.parse import quote
 
 from cards.render import render
 from domain import lifecycle
+from domain.kinds import AuditEvent
 from domain.lifecycle import POLICY_USER, Notice
 from domain.lifecycle_policy import LifecyclePolicy
 from domain.lifecycle_service import Candidate, LifecycleService
@@ -178,7 +179,7 @@ class Hooks:
                 who = await self.service.candidate(row["record_type"], row["record_id"], notice.owner_kind,
                                                    notice.owner_id, notice.new_owner)
                 await self.service.add(row["tenant_id"], None, row["record_type"], row["record_id"], row["chat_id"],
-                                       who, "member_added_by_policy", POLICY_USER)
+                                       who, AuditEvent.MEMBER_ADDED_BY_POLICY, POLICY_USER)
             elif data["action"] == "disconnect":
                 await self.service.disconnect(row["tenant_id"], row["record_type"], row["record_id"], row["chat_id"])
             elif data["action"] == "owner_message":
@@ -191,8 +192,8 @@ class Hooks:
         who = await self.service.candidate(row["record_type"], row["record_id"], notice.owner_kind,
                                            notice.owner_id, notice.new_owner)
         if who.user is None:  # no Teams licence or not a CRM user: there is nobody to message
-            await self.service.audit.append("owner_messaged", row["tenant_id"], POLICY_USER, row["record_type"],
-                                            row["record_id"], "", datetime.now().astimezone(),
+            await self.service.audit.append(AuditEvent.OWNER_MESSAGED, row["tenant_id"], POLICY_USER,
+                                            row["record_type"], row["record_id"], "", datetime.now().astimezone(),
                                             f"not sent: {who.refusal}")
             return
         conv = await self.connector.create_conversation(data["service_url"], data["bot_id"], row["tenant_id"],
@@ -201,7 +202,7 @@ class Hooks:
         card = render("lifecycle_owner", d=data, headline=lifecycle.headline(notice, data["type_label"]),
                       chats=chats, name=who.name)
         await self.messenger.post(ConversationRef(data["service_url"], conv, row["tenant_id"], data["bot_id"]), card)
-        await self.service.audit.append("owner_messaged", row["tenant_id"], POLICY_USER, row["record_type"],
+        await self.service.audit.append(AuditEvent.OWNER_MESSAGED, row["tenant_id"], POLICY_USER, row["record_type"],
                                         row["record_id"], "", datetime.now().astimezone(), who.user.id)
 
 

@@ -10,6 +10,7 @@ from datetime import UTC, datetime
 from typing import Any, Protocol
 
 from domain import lifecycle
+from domain.kinds import AuditEvent
 from domain.lifecycle_service import LifecycleService
 from domain.model import ChangeEvent, Connection, ConversationRef, FieldChange, Record, RecordType
 from domain.notifications import Update, watched_changes
@@ -99,9 +100,9 @@ class Notifier:
         assert self.lifecycle is not None
         for notice in notices:
             for chat in chats:
-                await self.lifecycle.audit.append(f"{notice.kind}_notice", chat.tenant_id, lifecycle.POLICY_USER,
-                                                  chat.record_type, chat.record_id, chat.chat_id, event.changed_at,
-                                                  lifecycle.headline(notice, label))
+                await self.lifecycle.audit.append(AuditEvent(f"{notice.kind}_notice"), chat.tenant_id,
+                                                  lifecycle.POLICY_USER, chat.record_type, chat.record_id, chat.chat_id,
+                                                  event.changed_at, lifecycle.headline(notice, label))
 
     async def _chats(self, event: ChangeEvent) -> list[Connection]:
         found = await self.connections.for_record_any_tenant(event.record_type, event.record_id)
