@@ -11,6 +11,7 @@ from domain.kinds import AuditEvent
 from domain.lifecycle_policy import LifecyclePolicy
 from domain.model import ChangeEvent, RecordType
 from domain.notifications import UNKNOWN
+from domain.settings import Settings
 
 OWNER, STATE, STATUS = "ownerid", "statecode", "statuscode"
 COLUMNS = (OWNER, STATE, STATUS)
@@ -137,6 +138,11 @@ def registrations(policies: Mapping[str, LifecyclePolicy], types: Mapping[str, R
             cols += [STATE, STATUS] if STATUS in rtype.attributes else [STATE]
         out.append(Registration(name, "Update", tuple(cols), tuple(cols)))
     return out
+
+
+def registrations_for(settings: Settings, types: Mapping[str, RecordType]) -> list[Registration]:
+    """registrations() for the saved settings: the enabled record types' policies."""
+    return registrations({n: r.lifecycle for n, r in settings.record_types.items() if r.enabled}, types)
 
 
 def needed_columns(policy: LifecyclePolicy, watched: Sequence[str]) -> set[str]:

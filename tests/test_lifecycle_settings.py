@@ -3,21 +3,16 @@ API through real HTTP (400 naming the field, nothing saved), plus what Dataverse
 from __future__ import annotations
 
 import copy
-from collections.abc import AsyncIterator
 from dataclasses import replace
 
-import aiohttp
-import pytest
-
-from domain.lifecycle import registrations
+from domain.lifecycle import registrations, registrations_for
 from domain.lifecycle_policy import CASE_LIFECYCLE, OFF, LifecyclePolicy
 from domain.model import Attribute, RecordType
 from domain.settings import RecordTypeSettings, Settings, from_dict, to_dict
 from domain.settings_rules import validate
-from tests.admin_support import Tab, start_tab
-from tests.fake_connector import FakeConnector
-from tests.fake_identity import FakeIdentity
+from tests.admin_support import Tab
 from tests.teams import PATTI
+from tests.test_admin_api import entra, tab  # noqa: F401  (fixtures)
 
 ATTRS = {"name": Attribute("name", "String", "Name"), "ownerid": Attribute("ownerid", "Owner", "Owner"),
          "statecode": Attribute("statecode", "State", "Status", options=("Active", "Inactive"))}
@@ -61,22 +56,11 @@ def test_registrations_for_issue_14():
     """What Dataverse must send: Update filtered to the followed columns, with images; nothing when off."""
     regs = registrations({"thing": CASE_LIFECYCLE, "ownerless": OFF}, TYPES)
     assert [(r.entity, r.message, r.columns) for r in regs] == [("thing", "Update", ("ownerid", "statecode"))]
+    settings = Settings(record_types={"thing": RecordTypeSettings(lifecycle=CASE_LIFECYCLE),
+                                      "ownerless": RecordTypeSettings(enabled=False, lifecycle=CASE_LIFECYCLE)})
+    assert registrations_for(settings, TYPES) == regs  # a disabled type needs nothing
     only_owner = registrations({"thing": LifecyclePolicy(reassign_notice=True)}, TYPES)
     assert only_owner[0].columns == ("ownerid",) == only_owner[0].image_columns
-
-
-@pytest.fixture
-async def entra() -> AsyncIterator[FakeIdentity]:
-    async with FakeIdentity() as fake:
-        yield fake
-
-
-@pytest.fixture
-async def tab(sqlite_url: str, entra: FakeIdentity, connector: FakeConnector,
-              http: aiohttp.ClientSession) -> AsyncIterator[Tab]:
-    client, runner = await start_tab(sqlite_url, entra, connector, http)
-    yield client
-    await runner.cleanup()
 
 
 BAD = {
@@ -86,7 +70,7 @@ BAD = {
 }
 
 
-async def test_settings_api_saves_and_refuses_lifecycle(tab: Tab):
+async def test_settings_api_saves_and_refuses_lifecycle(tab: Tab):  # noqa: F811
     """The policy is read and written through /api/settings; bad input is 400 naming the field, nothing saved."""
     body, etag = await tab.settings(PATTI)
     assert body["record_types"]["incident"]["lifecycle"]["reassign_add"] == "button"
