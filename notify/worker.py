@@ -299,12 +299,27 @@ class DeliveryWorker:
             if exc.retry_after is not None:
                 self.pacer.conversation(chat).block(time.monotonic() + wait)
             self.stats.retried += len(ids)
-            await self.outbox.retry_many(ids, datetime.now(UTC) + timedelta(seconds=wait), error, self.id)
+            due = datetime.now(UTC) + timedelta(seconds=wait)
+            await self.outbox.retry_many(ids, due, error, self.id)
+            await self._keep_order(group, due)
             self._wake_in(wait)
         else:
             log.warning("outbox rows %s dead after %d attempt(s): %s", ids, attempts, error)
             self.stats.dead += len(ids)
             await self.outbox.dead_many(ids, f"{error} (attempt {attempts})")
+
+    async def _keep_order(self, group: list[Row], due: datetime) -> None:
+        """A retried lifecycle notice or action (issue 15) keeps its place: the rows of the same record queued
+        behind it for this chat go back to the table due just after it, so the chat hears the changes in order."""
+        lane = self._lanes.get(group[0]["chat_id"])
+        if lane is None or not _alone(group[0]):
+            return
+        key = _record(group[0])
+        behind = [r for r in lane.queue if _record(r) == key]
+        if behind:
+            lane.queue[:] = [r for r in lane.queue if _record(r) != key]
+            await self.outbox.release(_ids(behind), due + timedelta(milliseconds=1), self.id)
+            self.claims.drop(behind)
 
     def _backoff(self, attempts: int) -> float:
         return float(min(self.backoff_cap, 2 ** (attempts - 1)) * random.uniform(0.8, 1.2))
@@ -329,6 +344,10 @@ def _ids(group: list[Row]) -> list[int]:
 
 def _id(row: Row) -> int:
     return int(row["id"])
+
+
+def _record(row: Row) -> tuple[str, str, str]:
+    return row["tenant_id"], row["record_type"], row["record_id"]
 
 
 def _alone(row: Row) -> bool:

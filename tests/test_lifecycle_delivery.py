@@ -197,6 +197,21 @@ async def test_webhook_burst_one_notice_per_change_in_order(svc: Service, connec
         assert "Priority: Normal → High" in texts(second)
 
 
+async def test_retried_notice_keeps_its_place(svc: Service, connector: FakeConnector):
+    """The first notice in chat A is refused once (503, Retry-After 0.5 s): the later reassignments of the case
+    wait behind it, so A still hears the three changes in order, each once."""
+    connector.fail_next(503, 1, retry_after="0.5", conv=A)
+    chain = [ALEX_ID, MEGAN_ID, ISAIAH_ID, ALEX_ID]
+    for old, new in itertools.pairwise(chain):
+        body = webhook_body(priority=None, owner=((old, NAMES[old]), (new, NAMES[new])))
+        assert (await svc.webhook(body))[1]["status"] == "accepted"
+    expected = [f"Case reassigned from {NAMES[o]} to {NAMES[n]}" for o, n in itertools.pairwise(chain)]
+    for conv in (A, B):
+        await eventually(lambda conv=conv: len(_lines(connector, conv)) >= len(expected), 10)
+        await asyncio.sleep(0.3)
+        assert _lines(connector, conv) == expected
+
+
 async def test_webhook_resolution_posts_closing_card(svc: Service, connector: FakeConnector):
     """A Dataverse state change to Resolved posts the closing card with who resolved it."""
     status, answer = await svc.webhook(webhook_body(priority=None, state=("Active", "Resolved")))
