@@ -11,7 +11,7 @@ from domain.model import Attribute, RecordType
 from domain.settings import RecordTypeSettings, Settings, from_dict, to_dict
 from domain.settings_rules import validate
 from tests.admin_support import Tab
-from tests.teams import PATTI
+from tests.teams import GROUP, PATTI
 from tests.test_admin_api import entra, tab  # noqa: F401  (fixtures)
 
 ATTRS = {"name": Attribute("name", "String", "Name"), "ownerid": Attribute("ownerid", "Owner", "Owner"),
@@ -92,3 +92,12 @@ async def test_settings_api_saves_and_refuses_lifecycle(tab: Tab):  # noqa: F811
     reply = await tab.put_settings(PATTI, good, etag)
     assert reply.status == 200, reply.body
     assert reply.body["record_types"]["incident"]["lifecycle"]["close_disconnect"] is True
+
+
+async def test_lifecycle_events_are_filterable_in_the_audit(tab: Tab):  # noqa: F811
+    """Resolving a connected case with `set` audits closed_notice for its chat; the audit API filters on it."""
+    await tab.bot.say("connect case CAS-01234-Z9Y8X7", conv=GROUP)
+    await tab.bot.say("set case CAS-01234-Z9Y8X7 status Resolved", conv=GROUP)
+    events = (await tab.get("/api/audit?event=closed_notice", PATTI)).body["events"]
+    assert [(e["event"], e["chat_id"], e["record_type"]) for e in events] == [("closed_notice", GROUP, "incident")]
+    assert all(e["event"] == "connect" for e in (await tab.get("/api/audit?event=connect", PATTI)).body["events"])
