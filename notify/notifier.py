@@ -45,7 +45,7 @@ class Notifier:
         self.outbox = outbox
         self.allowed_tenants = allowed_tenants
         self.on_accept = on_accept
-        self.lifecycle = lifecycle  # issue 15: reassignment, closing and reopening notices (webhooks/lifecycle.py)
+        self.lifecycle = lifecycle  # issue 15: reassignment, closing and reopening notices (notify/lifecycle.py)
 
     async def rules_for(self, record_type: str) -> tuple[RecordType, RecordTypeSettings] | str:
         """The type and its settings when its changes may notify; otherwise why not."""

@@ -79,7 +79,7 @@ class DeliveryWorker:
         self._timer: asyncio.TimerHandle | None = None
         self._in_flight = asyncio.Semaphore(MAX_IN_FLIGHT)
         self._gone: dict[str, float] = {}  # chat -> when a post there said the bot is not in it
-        self.hooks = hooks  # issue 15: lifecycle notice cards and the policy's actions (webhooks/lifecycle.py)
+        self.hooks = hooks  # issue 15: lifecycle notice cards and the policy's actions (notify/lifecycle.py)
 
     # -- lifecycle ------------------------------------------------------------------------------------------
 
@@ -224,7 +224,11 @@ class DeliveryWorker:
         try:
             if self.hooks.needs_chat(row) and (row["_ref"] is None or self._gone.get(row["chat_id"], -1.0) >=
                                                row["_claimed"]):
+                self.stats.skipped += 1
                 await self.outbox.skip([row["id"]], "the bot is not in this chat (removed, or never installed there)")
+                return
+            if time.monotonic() >= self.claims.deadline([row]):  # another worker may hold it by the time it ends
+                await self.outbox.release([row["id"]], datetime.now(UTC), self.id)
                 return
             try:
                 async with asyncio.timeout(POST_TIMEOUT):
