@@ -21,8 +21,10 @@ from domain.settings import Settings
 from tests.card_schema import assert_valid_card
 from tests.conftest import DEMO
 from tests.fake_connector import FakeConnector
+from tests.fake_dataverse import FakeDataverse
+from tests.fake_dataverse_seed import demo_data
 from tests.fake_graph import FakeGraph
-from tests.notify_helpers import CASE, KEY, Service, eventually, notify_config, texts, webhook_body
+from tests.notify_helpers import CASE, CASE_ID, KEY, Service, eventually, notify_config, texts, webhook_body
 from tests.teams import ADELE, ALEX, ISAIAH, MEGAN, Bot
 
 A, B = "19:life-a@thread.v2", "19:life-b@thread.v2"
@@ -288,3 +290,28 @@ def _in_order(got: list[str], expected: list[str]) -> bool:
     if got == expected:
         return True
     return len(got) == len(expected) + 1 and any(got[:i] + got[i + 1:] == expected for i in range(len(got)))
+
+
+async def test_dataverse_closing_card_shows_the_resolution(sqlite_url: str, connector: FakeConnector,
+                                                           graph: FakeGraph, http: aiohttp.ClientSession):
+    """With the Dataverse record source: CloseIncident wrote an incidentresolution; the webhook's state change to
+    Resolved gives a closing card with its subject and description."""
+    data, ids = demo_data()  # GUIDs for the demo's short ids, as Dataverse has them
+    case_id = ids.get(CASE_ID, CASE_ID)
+    async with FakeDataverse(data) as dataverse:
+        config = notify_config(sqlite_url, graph_base_url=graph.url, record_source=f"dataverse:{dataverse.url}",
+                               dataverse_auth="none")
+        svc = await Service.start(config, connector, http)
+        try:
+            assert (await svc.bot.say(f"connect case {CASE}", conv=A, user=ids.get(ALEX, ALEX)))[0] == 200
+            body = {"subject": "Printer driver rolled back", "description": "Floor 2 prints again.",
+                    "createdon": "2026-12-02T09:00:00Z", "incidentid@odata.bind": f"/incidents({case_id})"}
+            async with http.post(f"{dataverse.url}/api/data/v9.2/incidentresolutions", json=body) as resp:
+                assert resp.status in (201, 204)
+            status, answer = await svc.webhook(webhook_body(case_id, priority=None, state=("Active", "Resolved")))
+            assert (status, answer["status"]) == (200, "accepted"), answer
+            card = (await wait_notices(connector, A, "Case resolved by"))[0]
+            assert_valid_card(card)
+            assert "Resolution: Printer driver rolled back" in texts(card) and "Floor 2 prints again." in texts(card)
+        finally:
+            await svc.stop()
