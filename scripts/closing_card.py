@@ -1,6 +1,6 @@
-"""Renders the closing card of issue 15 to docs/closing-card.png: runs the service against the fake Bot Connector,
-resolves a connected case with `set`, takes the card the chat received, and renders it with the Adaptive Cards
-JavaScript renderer in headless Chromium.
+"""Renders the closing card of issue 15 to docs/closing-card.png: runs the service against the fake Dataverse and
+the fake Bot Connector, resolves a connected case (an incidentresolution, then the webhook's state change), takes
+the card the chat received, and renders it with the Adaptive Cards JavaScript renderer in headless Chromium.
 
     npm install --prefix tests/.cards adaptivecards@3.0.6     # once (node_modules/ is git-ignored)
     python scripts/closing_card.py [--out docs/closing-card.png]
@@ -32,16 +32,29 @@ document.getElementById("card").appendChild(card.render());
 
 
 async def closing_card() -> dict[str, Any]:
+    """Against the fake Dataverse: CloseIncident's incidentresolution, then the webhook's state change."""
     from tests.fake_connector import FakeConnector
-    from tests.notify_helpers import CASE, Service, eventually, notify_config, texts
+    from tests.fake_dataverse import FakeDataverse
+    from tests.fake_dataverse_seed import demo_data
+    from tests.notify_helpers import CASE, CASE_ID, Service, eventually, notify_config, texts, webhook_body
+    from tests.teams import ALEX
 
+    data, ids = demo_data()
+    case_id = ids.get(CASE_ID, CASE_ID)
     connector = await FakeConnector().start()
     with tempfile.TemporaryDirectory() as tmp:
-        async with aiohttp.ClientSession() as http:
-            svc = await Service.start(notify_config(f"sqlite:///{tmp}/demo.db"), connector, http)
+        async with FakeDataverse(data) as dataverse, aiohttp.ClientSession() as http:
+            config = notify_config(f"sqlite:///{tmp}/demo.db", record_source=f"dataverse:{dataverse.url}",
+                                   dataverse_auth="none")
+            svc = await Service.start(config, connector, http)
             try:
-                await svc.connect(CHAT)
-                await svc.bot.say(f"set case {CASE} status Resolved", conv=CHAT)
+                await svc.bot.say(f"connect case {CASE}", conv=CHAT, user=ids.get(ALEX, ALEX))
+                resolution = {"subject": "Printer driver rolled back to 5.2",
+                              "description": "The 6.0 driver pushed on Monday broke printing on floors 2 and 4; "
+                                             "rolled back and paused the update ring.",
+                              "createdon": "2026-12-02T09:00:00Z", "incidentid@odata.bind": f"/incidents({case_id})"}
+                await http.post(f"{dataverse.url}/api/data/v9.2/incidentresolutions", json=resolution)
+                await svc.webhook(webhook_body(case_id, priority=None, state=("Active", "Resolved")))
                 await eventually(lambda: any("resolved by" in texts(c) for c in connector.cards(CHAT)), 10)
             finally:
                 await svc.stop()
