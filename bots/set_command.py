@@ -49,7 +49,8 @@ async def change(service: ChatService, notifier: Notifier, ctx: ChatContext, arg
     if attr.type == "Owner" and not submit:  # issue 15: reassigning from chat is for the local source only
         raise Refusal(f"{attr.display_name} is changed in the CRM; the chats hear of it from there.")
     value = checked_value(rtype, attr, typed)
-    if str(record.values.get(attr.name) or "") == value:
+    current = str(record.values.get(attr.name) or "")
+    if current == value or (attr.type == "Owner" and current.lower() == value.lower()):  # owners: names, any case
         return f"{attr.display_name} of {kind} {record.name!r} is already {value}; nothing changed."
     try:
         event = await service.records.update_record(user, record, attr.name, value)

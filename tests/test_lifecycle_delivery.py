@@ -115,6 +115,7 @@ async def test_reassignment_by_set_button_and_personal_message(svc: Service, con
     assert len(adds) == 1 and adds[0].json["visibleHistoryStartDateTime"].startswith("0001-01-01")
     status, answer = await svc.bot.press("lifecycle_add", data, user=ISAIAH, conv=A)
     assert "already in this chat" in json.dumps(answer)
+    assert "nothing changed" in await say(svc, connector, f"set case {CASE} owner megan bowen")
     assert len(await audit(svc, "reassigned_notice")) == 2
     assert len(await audit(svc, "member_added_by_button")) == 1
     assert len(await audit(svc, "owner_messaged")) == 1
