@@ -1,6 +1,7 @@
 """Wires connected-chats together and runs it: `python app.py` (configuration from the environment, see README)."""
 from __future__ import annotations
 
+import asyncio
 import gc
 import logging
 from collections.abc import AsyncIterator
@@ -22,19 +23,23 @@ from domain.model import ConversationRef
 from domain.ports import RecordSource
 from domain.results import ContextNote
 from domain.service import ChatService
+from domain.settings_watch import WatchedSettings
 from graph import GraphGateway
 from manifest.render import rsc_permissions
 from notify import pipeline
 from records import SourceConfigError, open_source
+from records.dataverse_registrations import start_sync
 from records.directory_file import DirectoryError
 from store.audit import SqlAuditLog
 from store.connections import SqlConnectionStore
 from store.db import Database, open_database
+from store.local_timeline import SqlLocalTimeline
 from store.migrations import migrate
 from store.outbox import SqlOutbox
 from store.settings_store import SqlSettingsStore
 from tabs import bind as bind_tabs
 from tabs import install as install_tabs
+from tabs.registrations_api import REGISTRATIONS
 from teams.connector import ConnectorClient, TokenSource
 from webhooks import dataverse
 
@@ -72,8 +77,18 @@ async def _resources(app: web.Application) -> AsyncIterator[None]:
     db = await open_database(config.database_url)
     await migrate(db)
     records = open_records(config)
-    settings = SqlSettingsStore(db)  # one instance: the notifier sees a change saved on the admin tab at once
+    if keep := getattr(records, "keep_timeline_in", None):
+        keep(SqlLocalTimeline(db))  # the local directory's timeline persists with the service's state
+    # Checked in the background so a slow CRM never delays the port opening; problems are logged as warnings.
+    checking = asyncio.create_task(_startup_check(records))
+    # One instance: the notifier sees a change saved on the admin tab at once, and saves are watched.
+    settings = WatchedSettings(SqlSettingsStore(db))
     service = ChatService(records, SqlConnectionStore(db), settings, SqlAuditLog(db))
+    # Dataverse only: keep its webhook steps matching the settings, at start and after every save (background).
+    registrations = start_sync(records, settings, config.dataverse_endpoint_name)
+    if registrations is not None:
+        settings.on_save(registrations.request)
+        app[REGISTRATIONS] = registrations
     connector = ConnectorClient(session, _bot_tokens(config, session))
     graph = GraphGateway(config.graph_base_url, config.graph_auth, config.teams_app_catalog_id or None,
                          config.teams_app_id or None, rsc_permissions=rsc_permissions())
@@ -87,7 +102,7 @@ async def _resources(app: web.Application) -> AsyncIterator[None]:
                                    config.allowed_tenants, lifecycle, connector)
     background = Background()
     router = Router()
-    commands.register(router, service)
+    commands.register(router, service, config.timeline_window)
     extension.register(router, service, connector, background)
     collab_commands.register(router, CollabService(service, graph, announce), connector, background)
     # With Dataverse the webhook reports the change `set` makes; the local source has no webhook.
@@ -106,6 +121,9 @@ async def _resources(app: web.Application) -> AsyncIterator[None]:
     gc.collect()
     gc.freeze()
     yield
+    checking.cancel()
+    if registrations is not None:
+        await registrations.close()
     await notifications.worker.stop()
     await background.close()
     await graph.close()
@@ -113,6 +131,12 @@ async def _resources(app: web.Application) -> AsyncIterator[None]:
         await close()
     await session.close()
     await db.close()
+
+
+async def _startup_check(records: RecordSource) -> None:
+    check = getattr(records, "startup_check", None)
+    for problem in await check() if check else []:
+        log.warning("record source: %s", problem)
 
 
 async def messages(request: web.Request) -> web.Response:

@@ -56,6 +56,16 @@ def _port(text: str) -> int:
     return int(text)
 
 
+def _seconds(name: str, text: str) -> float:
+    try:
+        value = float(text)
+    except ValueError:
+        value = -1.0
+    if not 0 <= value <= 3600:
+        raise ConfigError(f"{name} {text!r}: expected a number of seconds from 0 to 3600")
+    return value
+
+
 def manifest_values(env: Mapping[str, str] | None = None) -> dict[str, str]:
     """The manifest build's inputs that are set in the environment (MANIFEST_ENV), by field name."""
     e = _environ(env)
@@ -95,6 +105,8 @@ class Config:
     webhook_key: str = ""
     webhook_header: str = ""
     dev_admin: bool = False
+    dataverse_endpoint_name: str = "connected-chats"  # the webhook serviceendpoint register_webhooks made
+    timeline_window: float = 5.0  # seconds: at most one timeline write per chat per window (issue 14)
 
     @property
     def local_mode(self) -> bool:
@@ -147,4 +159,6 @@ class Config:
             sso_openid_url=get("SSO_OPENID_CONFIG_URL", ENTRA_OPENID),
             webhook_key=get("DATAVERSE_WEBHOOK_KEY"), webhook_header=get("DATAVERSE_WEBHOOK_HEADER"),
             dev_admin=get("DEV_LOCAL_ADMIN").lower() in ("1", "true", "yes"),
+            timeline_window=_seconds("TIMELINE_ACTIVITY_WINDOW", get("TIMELINE_ACTIVITY_WINDOW", "5")),
+            dataverse_endpoint_name=get("DATAVERSE_ENDPOINT_NAME", "connected-chats"),
         )

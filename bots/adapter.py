@@ -122,6 +122,7 @@ def _turn(activity: Activity, raw: dict[str, Any]) -> Turn:
     if channel_data.get("channel") or channel_data.get("teamsChannelId"):
         conv_type = "channel"
     bot_names = {(bot.name or "").lower()}
+    to_bot = conv_type == "personal"
     mentions = []
     for entity in raw.get("entities") or []:
         mentioned = entity.get("mentioned") or {} if isinstance(entity, dict) else {}
@@ -129,6 +130,7 @@ def _turn(activity: Activity, raw: dict[str, Any]) -> Turn:
             continue
         if mentioned.get("id") == bot.id:
             bot_names.add(str(mentioned.get("name", "")).lower())
+            to_bot = True
         else:
             mentions.append(Mention(str(mentioned.get("id", "")), str(mentioned.get("name", "")),
                                     str(mentioned.get("aadObjectId", ""))))
@@ -147,7 +149,7 @@ def _turn(activity: Activity, raw: dict[str, Any]) -> Turn:
                 # as conversationUpdate membersAdded: only the latter counts, or every welcome is sent twice.
                 bot_added=bot.id in added,
                 bot_removed=bot.id in removed or install in ("remove", "remove-upgrade"),
-                chat_title=conv.name or "")
+                chat_title=conv.name or "", addressed=to_bot)
 
 
 class TeamsAdapter:

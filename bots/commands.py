@@ -1,14 +1,17 @@
 """The core commands and card verbs: help, connect, disconnect, records, chats."""
 from __future__ import annotations
 
+from dataclasses import replace
 from typing import Any
 
 from bots import replies
 from bots.parsing import type_and_key
+from bots.record_links import record_link
 from bots.router import BOTH, GROUP, Command, Router
 from bots.turn import Answer, Reply, Turn
 from cards.results import chats_card, connected_card, disconnected_card, records_card
-from domain.results import Refusal
+from domain.activity_pacer import WINDOW, ActivityPacer
+from domain.results import ChatContext, Refusal
 from domain.service import ChatService, now
 
 WELCOME = ("Hi! I connect this chat to CRM records (cases, accounts, contacts...). "
@@ -38,13 +41,21 @@ def _data(data: dict[str, Any]) -> tuple[str, str]:
     return rtype, rid
 
 
-def register(router: Router, service: ChatService) -> None:
+def register(router: Router, service: ChatService, activity_window: float = WINDOW) -> None:
     async def help_(turn: Turn, args: str) -> list[Reply]:
         return [Reply(text=replies.help_text(router.listed(), turn.ctx.conversation_type))]
 
+    async def with_link(turn: Turn, args: str, usage: str) -> tuple[ChatContext, str, str]:
+        """The record from `<type> <key>` or from a CRM record link; a link's appid sets the app (EN-02)."""
+        link = record_link(args)
+        if link is None:
+            return (turn.ctx, *_record_args(args, usage))
+        app = await service.app_name(link.app_id) if link.app_id else None
+        return replace(turn.ctx, app=app or turn.ctx.app), link.table, link.record_id
+
     async def connect(turn: Turn, args: str) -> list[Reply]:
-        rtype, key = _record_args(args, "connect case CAS-01001")
-        return replies.connected(await service.connect(turn.ctx, rtype, key, turn.chat_title))
+        ctx, rtype, key = await with_link(turn, args, "connect case CAS-01001")
+        return replies.connected(await service.connect(ctx, rtype, key, turn.chat_title))
 
     async def disconnect(turn: Turn, args: str) -> list[Reply]:
         parsed = type_and_key(args) if args else None
@@ -59,8 +70,8 @@ def register(router: Router, service: ChatService) -> None:
         return [Reply(card=records_card(await service.records_of_chat(turn.ctx)))]
 
     async def chats(turn: Turn, args: str) -> list[Reply]:
-        rtype, key = _record_args(args, "chats case CAS-01001")
-        return [Reply(card=chats_card(await service.chats_of_record(turn.ctx, rtype, key)))]
+        ctx, rtype, key = await with_link(turn, args, "chats case CAS-01001")
+        return [Reply(card=chats_card(await service.chats_of_record(ctx, rtype, key)))]
 
     for command, handler in ((HELP, help_), (CONNECT, connect), (DISCONNECT, disconnect),
                              (RECORDS, records), (CHATS, chats)):
@@ -84,10 +95,13 @@ def register(router: Router, service: ChatService) -> None:
                            ("records", verb_records)):
         router.verb(name, vhandler)
 
+    pacer = ActivityPacer(service.chat_activity, activity_window)
+
     async def membership(turn: Turn) -> Answer:
         ctx = turn.ctx
         if turn.kind == "message":
-            await service.chat_activity(ctx, now())
+            if ctx.conversation_type == "groupChat":
+                await pacer.seen(ctx, now())
             return Answer()
         if turn.bot_removed:
             await service.bot_removed(ctx)

@@ -74,8 +74,8 @@ class Router:
         if turn.value and isinstance(turn.value.get("verb"), str):  # Action.Submit fallback of a card button
             card = await self._run_verb(turn, str(turn.value["verb"]), turn.value)
             return [Reply(card=card)]
-        if not turn.text:
-            return []
+        if not turn.text or not turn.addressed:
+            return []  # a message to the others in the chat (seen through ChatMessage.Read.Chat): no answer
         name, args = split_command(turn.text)
         handler = self.commands.get(name)
         if handler is None:

@@ -38,7 +38,7 @@ def register(router: Router, service: ChatService, notifier: Notifier, submit_ch
 async def change(service: ChatService, notifier: Notifier, ctx: ChatContext, args: str, submit: bool) -> str:
     user, _ = await service.actor(ctx)
     type_name, key, rest = await _split(service.records, args)
-    rtype, record = await service.resolve(type_name, key)
+    rtype, record = await service.resolve(type_name, key, user)
     access = await service.records.access(user, record)
     kind = rtype.display_name.lower()
     if access == "none":
@@ -53,7 +53,7 @@ async def change(service: ChatService, notifier: Notifier, ctx: ChatContext, arg
     if current == value or (attr.type == "Owner" and current.lower() == value.lower()):  # owners: names, any case
         return f"{attr.display_name} of {kind} {record.name!r} is already {value}; nothing changed."
     try:
-        event = await service.records.update_record(user, record, attr.name, value)
+        event = await service.records.acting_as(user).update_record(user, record, attr.name, value)
     except (GatewayError, LookupError, ValueError) as exc:
         raise Refusal(f"The CRM didn't accept the change: {exc}") from None
     old, new = event.changed.get(attr.name, ("", value))

@@ -11,6 +11,7 @@ from domain.ports import ChatGateway, DeliveryError, GatewayError
 from domain.results import ChatContext, ChatList, ContextNote, Refusal
 from domain.service import ChatService
 from domain.settings import ContactRule
+from domain.worked_on import activity_loggers, chat_connectors, worked_on
 
 PER_SECTION = 3
 
@@ -19,6 +20,7 @@ PER_SECTION = 3
 class Person:
     user: User
     presence: str = ""
+    licensed: bool | None = True  # None: Graph's licence check failed, so not known to be licensed
 
 
 @dataclass(frozen=True)
@@ -33,6 +35,7 @@ class Suggestions:
     record: Record
     rtype: RecordType
     sections: list[Section] = field(default_factory=list)
+    licence_problem: str = ""  # why Teams licences could not be checked; the card says so
 
 
 @dataclass(frozen=True)
@@ -88,7 +91,7 @@ class CollabService:
                        topic: str | None) -> NewChat:
         """NEW-01..03: create the group chat, install the bot, connect it, post the context card."""
         user, settings = await self.chats.actor(ctx)
-        rtype, record = await self.chats.resolve(type_name, key)
+        rtype, record = await self.chats.resolve(type_name, key, user)
         rts = self.chats.enabled_type(settings, rtype)
         await self.chats.readable(user, record, rtype)
         others = _dedupe([p for p in people if p.aad_object_id != user.aad_object_id])
@@ -137,16 +140,17 @@ class CollabService:
             people = [p for p in await self._candidates(ctx, rule, record) if p.id not in seen and not p.disabled]
             seen.update(p.id for p in people)
             raw.append((rule.name, people))
-        licensed = await self._licensed([p.aad_object_id for _, people in raw for p in people])
+        licensed, problem = await self._licensed([p.aad_object_id for _, people in raw for p in people])
         sections = []
         for name, people in raw:
-            people = [p for p in people if p.aad_object_id in licensed]
+            people = [p for p in people if licensed is None or p.aad_object_id in licensed]
             if people and (only is None or only == name):
                 cap = len(people) if only else PER_SECTION
                 sections.append((name, people[:cap], max(0, len(people) - cap)))
         presence = await self._presence([p.aad_object_id for _, people, _ in sections for p in people])
-        return Suggestions(record, rtype, [Section(n, [Person(p, presence.get(p.aad_object_id, "")) for p in ps], m)
-                                           for n, ps, m in sections])
+        known = licensed is not None
+        return Suggestions(record, rtype, [Section(n, [Person(p, presence.get(p.aad_object_id, ""), known or None)
+                                                       for p in ps], m) for n, ps, m in sections], problem)
 
     async def _candidates(self, ctx: ChatContext, rule: ContactRule, record: Record) -> list[User]:
         src = self.chats.records
@@ -157,24 +161,32 @@ class CollabService:
             team = await src.team(owner.id)
             if team is None:
                 return []
-            ids = [team.administrator] if rule.kind == RuleKind.TEAM_ADMIN and team.administrator else \
-                list(team.members) if rule.kind == RuleKind.TEAM_MEMBERS else []
+            if rule.kind == RuleKind.TEAM_ADMIN:
+                ids = [team.administrator] if team.administrator else []
+            else:  # SUG-02: only the members who worked on the record (logged activity or connected a chat)
+                worked = await worked_on(src, record, await self._connectors(ctx, record))
+                ids = [m for m in team.members if m in worked]
             return _some([await src.user(i) for i in ids])
         if rule.kind == RuleKind.CONNECTORS:
-            history = await self.chats.connection_history(ctx.tenant_id, record.type, record.id)
-            ids = list(dict.fromkeys(c.connected_by for c in reversed(history)))
-            return _some([await src.user(i) for i in ids])
+            return _some([await src.user(i) for i in await self._connectors(ctx, record)])
+        if rule.kind == RuleKind.ACTIVITY:
+            return _some([await src.user(i) for i in await activity_loggers(src, record)])
         if rule.kind == RuleKind.LOOKUP and rule.path:
             return _some([await src.lookup_user(record, rule.path[:10])])
         return []
 
-    async def _licensed(self, ids: list[str]) -> set[str]:
+    async def _connectors(self, ctx: ChatContext, record: Record) -> list[str]:
+        return chat_connectors(await self.chats.connection_history(ctx.tenant_id, record.type, record.id))
+
+    async def _licensed(self, ids: list[str]) -> tuple[set[str] | None, str]:
+        """Who has a Teams licence; (None, why) when Graph could not say: people are then shown as unchecked,
+        never as licensed."""
         if not ids:
-            return set()
+            return set(), ""
         try:
-            return await self.gateway.licensed(list(dict.fromkeys(ids)))
-        except GatewayError:
-            return set(ids)  # Graph unavailable: suggest anyway rather than show nobody
+            return await self.gateway.licensed(list(dict.fromkeys(ids))), ""
+        except GatewayError as exc:
+            return None, f"Teams licences could not be checked ({exc}), so these people may not be able to chat."
 
     async def _presence(self, ids: list[str]) -> dict[str, str]:
         if not ids:

@@ -27,6 +27,7 @@ class RuleKind(StrEnum):
     TEAM_ADMIN = "team_admin"
     TEAM_MEMBERS = "team_members"
     CONNECTORS = "connectors"
+    ACTIVITY = "activity"  # users who logged activity on the record (SUG-02, issue 14)
     LOOKUP = "lookup"
 
 

@@ -16,6 +16,12 @@ WATCH_UNSUPPORTED = frozenset({"PartyList", "Image", "Integer", "File", "Virtual
                                "EntityName", "ManagedProperty", "CalendarRules", "Uniqueidentifier"})
 
 
+class RoleGrant(StrEnum):
+    """Where the "can disconnect any chat" grant comes from; one source only, never both."""
+    SETTINGS = "settings"  # the settings page's role list (local directory)
+    CRM = "crm"            # the privilege in the CRM's security roles (Dataverse, as in Dynamics 365)
+
+
 @dataclass(frozen=True)
 class User:
     id: str
@@ -133,6 +139,18 @@ class Connection:
     disconnected_at: datetime | None = None
     chat_title: str = ""
     synced: bool = False  # shown on the record's timeline (SYNC-03: only chats connected while sync was on)
+
+
+@dataclass(frozen=True)
+class TimelineChat:
+    """A chat on a record's timeline (SYNC-01/02): who linked it and when, who wrote last and when; never text."""
+    chat_id: str
+    linked_by: str
+    linked_on: datetime
+    linked: bool = True
+    unlinked_on: datetime | None = None
+    last_sender: str = ""
+    last_message_on: datetime | None = None
 
 
 @dataclass(frozen=True)

@@ -5,26 +5,57 @@ from collections.abc import Collection, Sequence
 from datetime import datetime, timedelta
 from typing import Any, Protocol
 
-from domain.model import Access, ChangeEvent, Connection, ConversationRef, Record, RecordType, Team, User, View
+from domain.model import (
+    Access,
+    ChangeEvent,
+    Connection,
+    ConversationRef,
+    Record,
+    RecordType,
+    RoleGrant,
+    Team,
+    TimelineChat,
+    User,
+    View,
+)
 from domain.settings import Settings
 
 
 class RecordSource(Protocol):
     """The CRM: records, their types and views, users, teams and access. Local file or Dataverse."""
 
+    role_grant: RoleGrant
+    """Where "can disconnect any chat" comes from: the settings page's role list or the CRM's privilege."""
+
+    def acting_as(self, user: User) -> RecordSource:
+        """This source with record reads and writes made as `user`, so the CRM applies the user's own privileges
+        and field-level security (Dataverse: the CallerObjectId header). Users, metadata and access checks stay
+        with the service identity. The local directory has no field-level security and returns itself."""
     async def record_types(self) -> Sequence[RecordType]: ...
     async def record_type(self, name: str) -> RecordType | None:
         """By logical name, display name or alias, case-insensitive."""
+    async def search_types(self, text: str, limit: int = 20) -> Sequence[tuple[str, str]]:
+        """(logical name, display name) of record types whose names contain `text`: with Dataverse, any table of
+        the org that has a primary name (EntityDefinitions), so an admin can add it without an operator."""
     async def views(self, record_type: str) -> Sequence[View]: ...
     async def get_record(self, record_type: str, key: str) -> Record | None:
         """By id or by number (e.g. a case's ticket number)."""
     async def user_by_aad(self, aad_object_id: str) -> User | None: ...
     async def user(self, user_id: str) -> User | None: ...
     async def users_by_email(self, emails: Sequence[str]) -> Sequence[User]: ...
+    async def app_name(self, app_id: str) -> str | None:
+        """A model-driven app's name by its id (Dataverse appmodule; local: the directory's optional "apps")."""
+    async def search_users(self, text: str, limit: int = 10) -> Sequence[User]:
+        """Enabled users whose name or email contains `text` (the settings page's people picker)."""
     async def team(self, team_id: str) -> Team | None: ...
     async def access(self, user: User, record: Record) -> Access: ...
     async def privileges(self, user: User) -> frozenset[str]:
         """Privilege names the user holds through roles, direct and through teams."""
+    async def roles_with_privilege(self, privilege: str) -> Sequence[str]:
+        """Names of the security roles that hold this privilege (for the settings page, read-only)."""
+    async def activity_owners(self, record: Record) -> Sequence[str]:
+        """Ids of the users who logged activities regarding the record (owners of its activities), most recent
+        first, each once (SUG-02)."""
     async def lookup_user(self, record: Record, path: Sequence[str]) -> User | None:
         """Follow a chain of lookup attributes from the record; the last must point at a user."""
     async def update_record(self, user: User, record: Record, attribute: str, value: str) -> ChangeEvent:
@@ -33,6 +64,8 @@ class RecordSource(Protocol):
     async def unlink_timeline_chat(self, record: Record, chat_id: str, at: datetime) -> None: ...
     async def touch_timeline_chat(self, record_type: str, record_id: str, chat_id: str,
                                   sender: str, at: datetime) -> None: ...
+    async def timeline_chats(self, record: Record) -> Sequence[TimelineChat]:
+        """The chats on the record's timeline, newest link first."""
 
 
 class ConnectionStore(Protocol):
@@ -124,3 +157,7 @@ class DeliveryError(Exception):
 
 class GatewayError(Exception):
     """Graph (or another cloud service) failed; the message is safe to show to the user."""
+
+
+class ImpersonationRefused(GatewayError):
+    """The CRM would not act as the agent (unknown user, or the service lacks the delegate privilege)."""

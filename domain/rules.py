@@ -4,7 +4,7 @@ from __future__ import annotations
 from collections.abc import Sequence
 from dataclasses import dataclass
 
-from domain.model import Record, RecordType, View
+from domain.model import Record, RecordType, RoleGrant, View
 from domain.settings import RecordTypeSettings
 
 CARD_FIELDS = 5
@@ -18,6 +18,15 @@ CHAT_MAX_MEMBERS = 250
 class Decision:
     allowed: bool
     reason: str
+
+
+def holds_disconnect_grant(grant: RoleGrant, user_roles: Sequence[str], listed_roles: Sequence[str],
+                           privileges: frozenset[str]) -> bool:
+    """DISC-03's privilege half, from one source: the page's role list (local directory) or the CRM's
+    privilege in security roles (Dataverse). Never both: unticking a role on the page must revoke it."""
+    if grant is RoleGrant.CRM:
+        return DISCONNECT_PRIVILEGE in privileges
+    return any(r in listed_roles for r in user_roles)
 
 
 def can_disconnect(privileged: bool, is_owner: bool, is_last_connector: bool,

@@ -7,8 +7,8 @@ from typing import Any
 
 from domain import rules
 from domain.kinds import AuditEvent
-from domain.model import Connection, ConversationRef, Record, RecordType, State, User
-from domain.ports import AuditLog, ConnectionStore, RecordSource, SettingsStore
+from domain.model import Connection, ConversationRef, Record, RecordType, RoleGrant, State, User
+from domain.ports import AuditLog, ConnectionStore, GatewayError, RecordSource, SettingsStore
 from domain.results import (
     ChatContext,
     ChatItem,
@@ -49,7 +49,8 @@ class ChatService:
         if not settings.teams_chat_enabled:
             raise Refusal("Teams chats for records are turned off by your administrator.")
         if not settings.app_enabled(ctx.app):
-            raise Refusal(f"Teams chats for records are not turned on for the app {ctx.app!r}.")
+            raise Refusal(f"Teams chats for records are not turned on for the app {ctx.app!r}." if ctx.app else
+                          "Teams chats for records are not turned on for any app.")
         user = await self._records.user_by_aad(ctx.user_aad) if ctx.user_aad else None
         if user is None:
             raise Refusal("I don't know you in the CRM yet: ask your administrator to add your account "
@@ -60,12 +61,17 @@ class ChatService:
             raise Refusal("Teams chats for records are turned off for your profile.")
         return user, settings
 
-    async def resolve(self, type_name: str, key: str) -> tuple[RecordType, Record]:
+    async def resolve(self, type_name: str, key: str, agent: User | None = None) -> tuple[RecordType, Record]:
+        """The record type and record; read as `agent` when given (what the agent may see, e.g. for a card)."""
         rtype = await self._records.record_type(type_name)
         if rtype is None:
             names = ", ".join(sorted(t.display_name.lower() for t in await self._records.record_types()))
             raise Refusal(f"I don't know the record type {type_name!r}. Try one of: {names}.")
-        record = await self._records.get_record(rtype.logical_name, key)
+        source = self._records.acting_as(agent) if agent else self._records
+        try:
+            record = await source.get_record(rtype.logical_name, key)
+        except GatewayError as exc:
+            raise Refusal(f"I couldn't read that {rtype.display_name.lower()} for you: {exc}") from None
         if record is None:
             raise Refusal(f"No {rtype.display_name.lower()} {key!r} was found.")
         return rtype, record
@@ -93,7 +99,7 @@ class ChatService:
         if ctx.conversation_type != "groupChat":
             raise Refusal(_not_group(ctx.conversation_type))
         user, settings = await self.actor(ctx)
-        rtype, record = await self.resolve(type_name, key)
+        rtype, record = await self.resolve(type_name, key, user)
         self.enabled_type(settings, rtype)
         await self.readable(user, record, rtype)
         conn, created, note = await self.link_chat(ctx, ctx.conversation_id, chat_title, user, settings, rtype, record)
@@ -153,9 +159,9 @@ class ChatService:
 
     async def disconnect_decision(self, user: User, settings: Settings, rtype: RecordType, record: Record,
                                   conn: Connection) -> rules.Decision:
-        # The CRM's own privilege (security roles) or a role the admin listed under "who can disconnect".
-        privileged = (any(r in settings.disconnect_roles for r in user.roles)
-                      or rules.DISCONNECT_PRIVILEGE in await self._records.privileges(user))
+        grant = self._records.role_grant
+        privileges = await self._records.privileges(user) if grant is RoleGrant.CRM else frozenset()
+        privileged = rules.holds_disconnect_grant(grant, user.roles, settings.disconnect_roles, privileges)
         # Only one active row per record and chat exists and a reconnect adds a newer one, so an active row's
         # connector is the most recent one; only history rows need the query.
         last = conn.connected_by if conn.state is State.CONNECTED else await self._connections.last_connector(
@@ -181,7 +187,7 @@ class ChatService:
         """A record's connected chats with the caller's disconnect and join state (the `chats` command, the
         join view, the record view). With `member`, the caller's membership of each joinable chat (join view)."""
         user, settings = await self.actor(ctx)
-        rtype, record = await self.resolve(type_name, key)
+        rtype, record = await self.resolve(type_name, key, user)
         return await self.record_chats(ctx.tenant_id, user, settings, rtype, record, member)
 
     async def record_chats(self, tenant_id: str, user: User, settings: Settings, rtype: RecordType, record: Record,
@@ -201,17 +207,21 @@ class ChatService:
         return ChatList(record, rtype, items, join_view=member is not None, access=access,
                         join_enabled=rts.join_chat, connect_refusal="" if enabled else not_enabled(rtype))
 
-    async def chat_activity(self, ctx: ChatContext, at: datetime) -> None:
-        """SYNC-02: a message was seen in a chat: record its sender and time on synced timelines (never its text)."""
+    async def chat_activity(self, ctx: ChatContext, at: datetime) -> bool:
+        """SYNC-02: a message was seen in a chat: record its sender and time on synced timelines (never its text).
+        Whether anything was written."""
         settings, _ = await self._settings.load()
         if not settings.timeline_sync or ctx.conversation_type != "groupChat":
-            return
+            return False
+        synced = [c for c in await self._connections.for_chat(ctx.tenant_id, ctx.conversation_id) if c.synced]
+        if not synced:
+            return False  # an unconnected chat costs one indexed read and no write
         sender = ctx.user_name
         if ctx.user_aad and (user := await self._records.user_by_aad(ctx.user_aad)):
             sender = user.name
-        for conn in await self._connections.for_chat(ctx.tenant_id, ctx.conversation_id):
-            if conn.synced:
-                await self._records.touch_timeline_chat(conn.record_type, conn.record_id, conn.chat_id, sender, at)
+        for conn in synced:
+            await self._records.touch_timeline_chat(conn.record_type, conn.record_id, conn.chat_id, sender, at)
+        return True
 
     async def bot_added(self, ctx: ChatContext, title: str) -> None:
         """The bot was added to a chat: remember where to post there."""
@@ -224,16 +234,23 @@ class ChatService:
 
     # -- queries and records for the doors and CollabService ----------------------------------------------------
 
+    async def app_name(self, app_id: str) -> str | None:
+        """The name of a CRM app (e.g. from a record link's appid), or None when the CRM doesn't know it."""
+        return await self._records.app_name(app_id)
+
     async def load_settings(self) -> tuple[Settings, str]:
         return await self._settings.load()
 
     async def save_settings(self, settings: Settings, if_match: str | None) -> str:
         return await self._settings.save(settings, if_match)
 
-    async def find_record(self, type_name: str, key: str) -> tuple[RecordType, Record] | None:
-        """A record by type and key, or None; no refusal (the tab API answers 404)."""
+    async def find_record(self, type_name: str, key: str, agent: User | None = None
+                          ) -> tuple[RecordType, Record] | None:
+        """A record by type and key, or None; no refusal (the tab API answers 404). Read as `agent` when given;
+        GatewayError when the CRM refuses to read it as the agent."""
         rtype = await self._records.record_type(type_name)
-        record = await self._records.get_record(rtype.logical_name, key) if rtype else None
+        source = self._records.acting_as(agent) if agent else self._records
+        record = await source.get_record(rtype.logical_name, key) if rtype else None
         return (rtype, record) if rtype and record else None
 
     async def conversation(self, tenant_id: str, chat_id: str) -> ConversationRef | None:

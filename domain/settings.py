@@ -31,6 +31,7 @@ OUT_OF_BOX_RULES = (
     ContactRule("Owning team administrator", "team_admin"),
     ContactRule("Owning team member", "team_members"),
     ContactRule("Connected a chat to this record", "connectors"),
+    ContactRule("Logged activity on this record", "activity"),
 )
 
 
@@ -82,9 +83,13 @@ class Settings:
         return replace(self, record_types={**self.record_types, record_type: rts})
 
     def app_enabled(self, app: str | None) -> bool:
+        """EN-02. Where Teams does not say which app the agent works in (app None), the set of apps counts as a
+        whole: on when it is on for all apps or for at least one app."""
         if not self.teams_chat_enabled:
             return False
-        return self.all_apps or app is None or app in self.enabled_apps
+        if app is None:
+            return self.all_apps or bool(self.enabled_apps)
+        return self.all_apps or app in self.enabled_apps
 
     def user_enabled(self, user_id: str) -> bool:
         """EN-03: a user in a profile gets the feature only where that profile has it on."""

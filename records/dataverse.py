@@ -6,14 +6,17 @@ source is in use. Metadata and views are cached (they change rarely); users and 
 from __future__ import annotations
 
 import asyncio
+import copy
 import uuid
 from collections.abc import Sequence
+from dataclasses import replace
 from datetime import datetime
 from typing import Any
 
 from domain.kinds import LOOKUP_TYPES
-from domain.model import Access, ChangeEvent, Record, RecordType, Team, User, View
+from domain.model import Access, ChangeEvent, Record, RecordType, RoleGrant, Team, TimelineChat, User, View
 from domain.settings import OUT_OF_BOX_TYPES
+from records.dataverse_caller import CallerClient, delegate_problem
 from records.dataverse_http import DataverseClient, TokenSource, odata_string
 from records.dataverse_meta import (
     ATTRIBUTE_SELECT,
@@ -39,14 +42,20 @@ CASE_CARD_VIEW = "Case introduction message"
 
 
 class DataverseRecordSource:
+    # As in Dynamics 365: the privilege in security roles (managed in the Power Platform admin center) grants it.
+    role_grant = RoleGrant.CRM
+
     def __init__(self, org_url: str, token: TokenSource | None, types: Sequence[str] = OUT_OF_BOX_TYPES, *,
                  metadata_ttl: float = METADATA_TTL, people_ttl: float = PEOPLE_TTL, **client_options: Any) -> None:
         self.org_url = org_url.rstrip("/")
         self.client = DataverseClient(self.org_url, token, **client_options)
+        # Record rows are read and written through this one: the service itself, or the agent in acting_as().
+        self._rows: DataverseClient | CallerClient = self.client
         self._known: list[str] = list(dict.fromkeys(t.lower() for t in types))
         self._meta = TtlCache(metadata_ttl)
         self._people = People(self.client, people_ttl)
         self._timeline = Timeline(self.client)
+        self.problems: list[str] = []
 
     @property
     def configured_types(self) -> tuple[str, ...]:
@@ -55,6 +64,20 @@ class DataverseRecordSource:
 
     async def close(self) -> None:
         await self.client.close()
+
+    async def startup_check(self) -> list[str]:
+        """Problems an administrator must fix (logged at start): today, the impersonation privilege."""
+        problem = await delegate_problem(self.client)
+        self.problems = [problem] if problem else []
+        return self.problems
+
+    def acting_as(self, user: User) -> DataverseRecordSource:
+        """Record rows as the agent (CallerObjectId); metadata, people, access and timeline stay the service's."""
+        if not user.aad_object_id:
+            return self
+        view = copy.copy(self)
+        view._rows = CallerClient(self.client, user.aad_object_id)
+        return view
 
     # -- record types and views ---------------------------------------------------------------------------
 
@@ -76,6 +99,13 @@ class DataverseRecordSource:
         meta = await self._type_meta(entry.logical_name) if entry else None
         return meta.record_type if meta else None
 
+    async def search_types(self, text: str, limit: int = 20) -> Sequence[tuple[str, str]]:
+        """Any table of the org with a primary name whose display or logical name contains `text`."""
+        wanted = text.strip().lower()
+        hits = [(e.logical_name, e.display_name) for e in (await self._catalog()).values()
+                if e.primary_name and (wanted in e.logical_name.lower() or wanted in e.display_name.lower())]
+        return sorted(hits, key=lambda h: (not h[1].lower().startswith(wanted), h[1].lower()))[:limit]
+
     async def views(self, record_type: str) -> Sequence[View]:
         meta = await self._type_meta(record_type)
         return meta.record_type.views if meta else ()
@@ -90,13 +120,13 @@ class DataverseRecordSource:
         params = {"$select": ",".join(meta.select())}
         row = None
         if rid := guid(key):
-            row = await self.client.get(f"{meta.entity_set}({rid})", params)
+            row = await self._rows.get(f"{meta.entity_set}({rid})", params)
         number = meta.record_type.number
         if row is None and number:
             if number in meta.key_columns:
-                row = await self.client.get(f"{meta.entity_set}({number}={odata_string(key)})", params)
+                row = await self._rows.get(f"{meta.entity_set}({number}={odata_string(key)})", params)
             else:
-                body = await self.client.get(meta.entity_set, {
+                body = await self._rows.get(meta.entity_set, {
                     **params, "$filter": f"{number} eq {odata_string(key)}", "$top": "2"})
                 rows = (body or {}).get("value") or []
                 row = rows[0] if len(rows) == 1 else None  # an ambiguous number matches nothing
@@ -110,15 +140,15 @@ class DataverseRecordSource:
         if rid is None:
             raise LookupError(f"{record.id!r} is not a Dataverse record id.")
         path = f"{meta.entity_set}({rid})"
-        before = await self.client.get(path, {"$select": column})
+        before = await self._rows.get(path, {"$select": column})
         if before is None:
             raise LookupError(f"{meta.record_type.display_name} {record.id} no longer exists.")
-        resp = await self.client.send("PATCH", path, {"$select": column}, body={attribute: new_value},
-                                      headers={"If-Match": "*", "Prefer": 'return=representation,'
-                                               'odata.include-annotations="*"'})
+        resp = await self._rows.send("PATCH", path, {"$select": column}, body={attribute: new_value},
+                                     headers={"If-Match": "*", "Prefer": 'return=representation,'
+                                              'odata.include-annotations="*"'})
         if resp.status == 404:
             raise LookupError(f"{meta.record_type.display_name} {record.id} no longer exists.")
-        after = resp.body if isinstance(resp.body, dict) else await self.client.get(path, {"$select": column})
+        after = resp.body if isinstance(resp.body, dict) else await self._rows.get(path, {"$select": column})
         new_text = display(after or {}, column) or value
         return ChangeEvent(event_id=f"dataverse:{uuid.uuid4()}", record_type=record.type, record_id=record.id,
                            changed={attribute: (display(before, column), new_text)}, changed_by=user.name,
@@ -137,6 +167,21 @@ class DataverseRecordSource:
         if not rows or not isinstance(rows[0], dict):
             return None
         return str(rows[0].get("subject") or ""), str(rows[0].get("description") or "")
+
+    async def activity_owners(self, record: Record) -> Sequence[str]:
+        """Owners of activitypointer rows regarding the record (emails, calls, tasks, chats...), newest first;
+        team-owned activities name no user and are left out."""
+        rid = guid(record.id)
+        if rid is None:
+            return []
+        body = await self.client.get("activitypointers", {
+            "$select": "activityid,_ownerid_value,modifiedon,actualend,createdon",
+            "$filter": f"_regardingobjectid_value eq {rid}", "$top": "200"})
+        rows = [r for r in (body or {}).get("value") or [] if r.get("_ownerid_value") and
+                r.get("_ownerid_value@Microsoft.Dynamics.CRM.lookuplogicalname", "systemuser") == "systemuser"]
+        rows.sort(key=lambda r: str(r.get("actualend") or r.get("modifiedon") or r.get("createdon") or ""),
+                  reverse=True)
+        return list(dict.fromkeys(str(r["_ownerid_value"]).lower() for r in rows))
 
     async def lookup_user(self, record: Record, path: Sequence[str]) -> User | None:
         kind, rid = record.type, record.id
@@ -165,6 +210,23 @@ class DataverseRecordSource:
     async def users_by_email(self, emails: Sequence[str]) -> Sequence[User]:
         return await self._people.users_by_email(emails)
 
+    async def app_name(self, app_id: str) -> str | None:
+        aid = guid(app_id)
+        if aid is None:
+            return None
+
+        async def load() -> str | None:
+            body = await self.client.get("appmodules", {"$select": "appmoduleid,name",
+                                                        "$filter": f"appmoduleid eq {aid}"})
+            rows = (body or {}).get("value") or []
+            return str(rows[0].get("name") or "") or None if rows else None
+
+        name: str | None = await self._meta.get(("app", aid), load)
+        return name
+
+    async def search_users(self, text: str, limit: int = 10) -> Sequence[User]:
+        return await self._people.search(text, limit)
+
     async def team(self, team_id: str) -> Team | None:
         return await self._people.team(team_id)
 
@@ -174,6 +236,9 @@ class DataverseRecordSource:
 
     async def privileges(self, user: User) -> frozenset[str]:
         return await self._people.privileges(user)
+
+    async def roles_with_privilege(self, privilege: str) -> Sequence[str]:
+        return await self._people.roles_with_privilege(privilege)
 
     # -- timeline -----------------------------------------------------------------------------------------
 
@@ -188,6 +253,9 @@ class DataverseRecordSource:
                                   sender: str, at: datetime) -> None:
         await self._timeline.touch(record_id, chat_id, sender, at)
 
+    async def timeline_chats(self, record: Record) -> Sequence[TimelineChat]:
+        return await self._timeline.for_record(record.id)
+
     # -- metadata loading ---------------------------------------------------------------------------------
 
     async def _require(self, record_type: str) -> TypeMeta:
@@ -199,7 +267,7 @@ class DataverseRecordSource:
     async def _catalog(self) -> dict[str, CatalogEntry]:
         async def load() -> dict[str, CatalogEntry]:
             body = await self.client.get("EntityDefinitions", {
-                "$select": "LogicalName,EntitySetName,DisplayName,DisplayCollectionName"})
+                "$select": "LogicalName,EntitySetName,DisplayName,DisplayCollectionName,PrimaryNameAttribute"})
             return parse_catalog((body or {}).get("value") or [])
 
         catalog: dict[str, CatalogEntry] = await self._meta.get("catalog", load)
@@ -225,12 +293,31 @@ class DataverseRecordSource:
             name = label(entity.get("DisplayName")) or logical
             entry = CatalogEntry(logical, str(entity.get("EntitySetName") or ""), name,
                                  label(entity.get("DisplayCollectionName")) or name)
-            return build_type(entity, entry, (lookups or {}).get("value") or [],
+            meta = build_type(entity, entry, (lookups or {}).get("value") or [],
                               [r for c in choices for r in (c or {}).get("value") or []],
                               await self._views(logical))
+            # Update events exist where the table has an Update message filter that allows custom steps
+            # (sdkmessagefilter), which is what a webhook step needs; IsCustomizable says something else.
+            if meta.record_type.update_events and not await self._has_update_filter(logical):
+                meta = replace(meta, record_type=replace(meta.record_type, update_events=False))
+            return meta
 
         meta: TypeMeta | None = await self._meta.get(("type", logical), load)
         return meta
+
+    async def _has_update_filter(self, logical: str) -> bool:
+        async def update_message() -> str | None:
+            body = await self.client.get("sdkmessages", {"$select": "sdkmessageid", "$filter": "name eq 'Update'"})
+            rows = (body or {}).get("value") or []
+            return str(rows[0]["sdkmessageid"]) if rows else None
+
+        message: str | None = await self._meta.get("update-message", update_message)
+        if message is None:
+            return False
+        body = await self.client.get("sdkmessagefilters", {
+            "$select": "sdkmessagefilterid,iscustomprocessingstepallowed",
+            "$filter": f"primaryobjecttypecode eq {odata_string(logical)} and _sdkmessageid_value eq {message}"})
+        return any(r.get("iscustomprocessingstepallowed") is not False for r in (body or {}).get("value") or [])
 
     async def _views(self, logical: str) -> tuple[View, ...]:
         body = await self.client.get("savedqueries", {

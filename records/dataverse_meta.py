@@ -50,6 +50,7 @@ class CatalogEntry:
     entity_set: str
     display_name: str
     collection_name: str
+    primary_name: str = ""
 
     def aliases(self) -> tuple[str, ...]:
         names = [self.collection_name, self.entity_set, self.display_name.replace(" ", ""),
@@ -73,7 +74,8 @@ def parse_catalog(rows: Iterable[dict[str, Any]]) -> dict[str, CatalogEntry]:
         if logical and row.get("EntitySetName"):
             display = label(row.get("DisplayName")) or logical
             out[logical] = CatalogEntry(logical, str(row["EntitySetName"]), display,
-                                        label(row.get("DisplayCollectionName")) or display)
+                                        label(row.get("DisplayCollectionName")) or display,
+                                        str(row.get("PrimaryNameAttribute") or ""))
     return out
 
 

@@ -74,6 +74,18 @@ class People:
                 found.setdefault(user.email.lower(), user)
         return [u for e in wanted if (u := found.get(e.lower()))]
 
+    async def search(self, text: str, limit: int) -> list[User]:
+        """Enabled users by part of their full name or email (contains(), as the Web API documents it)."""
+        wanted = text.strip()
+        if not wanted:
+            return []
+        literal = odata_string(wanted)
+        body = await self._client.get("systemusers", {
+            "$select": USER_SELECT, "$expand": USER_EXPAND, "$orderby": "fullname", "$top": str(limit),
+            "$filter": f"isdisabled eq false and azureactivedirectoryobjectid ne null and "
+                       f"(contains(fullname,{literal}) or contains(internalemailaddress,{literal}))"})
+        return [await self._user(row) for row in (body or {}).get("value") or []]
+
     async def team(self, team_id: str) -> Team | None:
         tid = guid(team_id)
         if tid is None:
@@ -115,6 +127,17 @@ class People:
 
         result: frozenset[str] = await self._privileges.get(uid, load)
         return result
+
+    async def roles_with_privilege(self, privilege: str) -> list[str]:
+        """Security roles holding a privilege (privilege -> roleprivileges_association); a role copied into
+        several business units is listed once."""
+        name = privilege if privilege.startswith("prv") else "prv" + privilege[:1].upper() + privilege[1:]
+        body = await self._client.get("privileges", {
+            "$select": "privilegeid,name", "$filter": f"name eq {odata_string(name)}",
+            "$expand": "roleprivileges_association($select=name)"})
+        names = {str(r["name"]) for p in (body or {}).get("value") or []
+                 for r in p.get("roleprivileges_association") or [] if r.get("name")}
+        return sorted(names, key=str.lower)
 
     async def _user(self, row: dict[str, Any]) -> User:
         teams = tuple(str(t["teamid"]).lower() for t in row.get("teammembership_association") or [])

@@ -6,10 +6,11 @@ and who sent the last message.
 """
 from __future__ import annotations
 
+import re
 from datetime import datetime
 from typing import Any
 
-from domain.model import User
+from domain.model import TimelineChat, User
 from records.dataverse_http import DataverseClient, DataverseError, odata_string
 from records.dataverse_rows import guid
 
@@ -73,3 +74,37 @@ class Timeline:
 
     async def _patch(self, row: dict[str, Any], changes: dict[str, Any]) -> None:
         await self._client.send("PATCH", f"chats({row['activityid']})", body=changes, headers={"If-Match": "*"})
+
+    async def for_record(self, record_id: str) -> list[TimelineChat]:
+        """The record's chat activities, newest link first; who and when come from the columns, or from the
+        description where an org keeps the platform-managed columns to itself."""
+        rid = guid(record_id)
+        if rid is None:
+            return []
+        body = await self._client.get("chats", {
+            "$select": "activityid,teamschatid,description,linkedon,unlinkedon,modifiedinteamson,statecode",
+            "$filter": f"_regardingobjectid_value eq {rid}"})
+        items = [_item(row) for row in (body or {}).get("value") or [] if row.get("teamschatid")]
+        return sorted(items, key=lambda i: i.linked_on, reverse=True)
+
+
+_CONNECTED = re.compile(r"^Connected by (?P<who>.+) on (?P<at>\S+)\.$")
+_LAST = re.compile(r"^Last message from (?P<who>.+) on (?P<at>\S+)\.$")
+
+
+def _item(row: dict[str, Any]) -> TimelineChat:
+    lines = str(row.get("description") or "").splitlines()
+    connected = _CONNECTED.match(lines[0]) if lines else None
+    last = _LAST.match(lines[-1]) if len(lines) > 1 else None
+
+    def at(value: Any) -> datetime | None:
+        try:
+            return datetime.fromisoformat(str(value).replace("Z", "+00:00")) if value else None
+        except ValueError:
+            return None
+
+    linked_on = at(row.get("linkedon")) or at(connected["at"] if connected else None) or datetime.min
+    return TimelineChat(chat_id=str(row["teamschatid"]), linked_by=connected["who"] if connected else "",
+                        linked_on=linked_on, linked=row.get("statecode") == OPEN, unlinked_on=at(row.get("unlinkedon")),
+                        last_sender=last["who"] if last else "",
+                        last_message_on=at(row.get("modifiedinteamson")) or at(last["at"] if last else None))

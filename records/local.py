@@ -8,13 +8,29 @@ from pathlib import Path
 from typing import Any
 from urllib.parse import quote
 
-from domain.model import ACCESS_ORDER, Access, ChangeEvent, Owner, Record, RecordType, Team, User, View
+from domain.model import (
+    ACCESS_ORDER,
+    Access,
+    ChangeEvent,
+    Owner,
+    Record,
+    RecordType,
+    RoleGrant,
+    Team,
+    TimelineChat,
+    User,
+    View,
+)
 from records import directory_file as df
+from records.local_timeline import MemoryTimeline, TimelineRows
 
 DEMO_PATH = Path(__file__).with_name("demo-directory.json")
 
 
 class LocalRecordSource:
+    # The directory has no admin center of its own: the settings page's role list is the only role grant.
+    role_grant = RoleGrant.SETTINGS
+
     def __init__(self, path: Path, public_url: str = "") -> None:
         data = df.load(path)
         users = df.parse_users(data, path)
@@ -30,13 +46,28 @@ class LocalRecordSource:
                            if (num := self._types[t].number) for r in rows if r.get(num)}
         self._names = {n: t for t in self._types.values() for n in t.names()}
         self._public_url = public_url.rstrip("/")
-        self.timeline: list[dict[str, Any]] = []
+        apps = data.get("apps")  # optional: app id -> app name, for record links that carry an appid
+        self._apps = {str(k).lower(): v for k, v in apps.items()} if isinstance(apps, dict) else {}
+        self._timeline: TimelineRows = MemoryTimeline()
+
+    def keep_timeline_in(self, rows: TimelineRows) -> None:
+        """Persist the timeline (the app passes its database-backed store at start)."""
+        self._timeline = rows
+
+    def acting_as(self, user: User) -> LocalRecordSource:
+        return self  # the directory checks access itself and has no field-level security
 
     async def record_types(self) -> Sequence[RecordType]:
         return list(self._types.values())
 
     async def record_type(self, name: str) -> RecordType | None:
         return self._names.get(name.strip().lower())
+
+    async def search_types(self, text: str, limit: int = 20) -> Sequence[tuple[str, str]]:
+        wanted = text.strip().lower()
+        hits = [(t.logical_name, t.display_name) for t in self._types.values()
+                if wanted in t.logical_name.lower() or wanted in t.display_name.lower()]
+        return sorted(hits, key=lambda h: h[1].lower())[:limit]
 
     async def views(self, record_type: str) -> Sequence[View]:
         rt = self._types.get(record_type)
@@ -56,6 +87,16 @@ class LocalRecordSource:
     async def users_by_email(self, emails: Sequence[str]) -> Sequence[User]:
         return [u for e in emails if (u := self._by_email.get(e.lower()))]
 
+    async def app_name(self, app_id: str) -> str | None:
+        name = self._apps.get(app_id.strip().lower())
+        return str(name) if name else None
+
+    async def search_users(self, text: str, limit: int = 10) -> Sequence[User]:
+        wanted = text.strip().lower()
+        found = [u for u in self._users.values() if not u.disabled and wanted
+                 and (wanted in u.name.lower() or wanted in u.email.lower())]
+        return sorted(found, key=lambda u: u.name.lower())[:limit]
+
     async def team(self, team_id: str) -> Team | None:
         return self._teams.get(team_id)
 
@@ -73,6 +114,22 @@ class LocalRecordSource:
 
     async def privileges(self, user: User) -> frozenset[str]:
         return frozenset(p for role in user.roles for p in self._roles.get(role, {}).get("privileges", []))
+
+    async def roles_with_privilege(self, privilege: str) -> Sequence[str]:
+        return sorted(n for n, r in self._roles.items() if privilege in r.get("privileges", []))
+
+    async def activity_owners(self, record: Record) -> Sequence[str]:
+        """Owners of the directory's activity rows (any type with a `regardingobjectid`) about this record."""
+        found: list[tuple[str, str]] = []
+        for rows in self._rows.values():
+            for row in rows:
+                about, owner = row.get("regardingobjectid"), row.get("ownerid")
+                if (isinstance(about, dict) and isinstance(owner, dict) and owner.get("type") == "systemuser"
+                        and about.get("type") == record.type and str(about.get("id", "")).lower() == record.id.lower()):
+                    when = str(row.get("actualend") or row.get("modifiedon") or row.get("createdon") or "")
+                    found.append((when, str(owner["id"])))
+        found.sort(reverse=True)
+        return list(dict.fromkeys(uid for _, uid in found))
 
     async def lookup_user(self, record: Record, path: Sequence[str]) -> User | None:
         row = self._by_id.get((record.type, record.id.lower()))
@@ -108,21 +165,17 @@ class LocalRecordSource:
         raise ValueError(f"no active user or team is named {text!r}")
 
     async def add_timeline_chat(self, record: Record, chat_id: str, linked_by: User, at: datetime) -> None:
-        self.timeline.append({"recordType": record.type, "recordId": record.id, "chatId": chat_id,
-                              "linkedBy": linked_by.name, "linkedOn": at.isoformat(), "state": "linked"})
+        await self._timeline.add(record.type, record.id, chat_id, linked_by.name, at)
 
     async def unlink_timeline_chat(self, record: Record, chat_id: str, at: datetime) -> None:
-        for item in self._timeline_items(record.type, record.id, chat_id):
-            item.update(state="unlinked", unlinkedOn=at.isoformat())
+        await self._timeline.unlink(record.type, record.id, chat_id, at)
 
     async def touch_timeline_chat(self, record_type: str, record_id: str, chat_id: str,
                                   sender: str, at: datetime) -> None:
-        for item in self._timeline_items(record_type, record_id, chat_id):
-            item.update(lastSender=sender, lastMessageOn=at.isoformat())
+        await self._timeline.touch(record_type, record_id, chat_id, sender, at)
 
-    def _timeline_items(self, record_type: str, record_id: str, chat_id: str) -> list[dict[str, Any]]:
-        return [i for i in self.timeline if (i["recordType"], i["recordId"], i["chatId"], i["state"]) ==
-                (record_type, record_id, chat_id, "linked")]
+    async def timeline_chats(self, record: Record) -> Sequence[TimelineChat]:
+        return await self._timeline.for_record(record.type, record.id)
 
     def _to_record(self, record_type: str, row: dict[str, Any]) -> Record:
         rt = self._types[record_type]

@@ -37,6 +37,14 @@ STEPS: list[str] = [
     """
     CREATE INDEX connections_active_by_record ON connections (record_type, record_id) WHERE state = 'connected';
     """,
+    # Issue 14: the local directory's timeline (its equivalent of Dataverse's chat activities), never message text.
+    """
+    CREATE TABLE local_timeline (
+        id {id}, record_type TEXT NOT NULL, record_id TEXT NOT NULL, chat_id TEXT NOT NULL,
+        linked_by TEXT NOT NULL, linked_on TEXT NOT NULL, unlinked_on TEXT,
+        last_sender TEXT NOT NULL DEFAULT '', last_message_on TEXT);
+    CREATE INDEX local_timeline_by_record ON local_timeline (record_type, record_id, chat_id);
+    """,
 ]
 
 _ID = {"sqlite": "INTEGER PRIMARY KEY AUTOINCREMENT", "postgresql": "BIGINT GENERATED ALWAYS AS IDENTITY PRIMARY KEY"}

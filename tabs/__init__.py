@@ -17,9 +17,19 @@ __all__ = ["TABS", "TabsContext", "bind", "install"]
 
 
 def install(app: web.Application) -> None:
-    from tabs import audit_api, pages, records_api, settings_api
+    from tabs import (
+        audit_api,
+        grants_api,
+        pages,
+        people_api,
+        records_api,
+        registrations_api,
+        settings_api,
+        type_catalog,
+    )
 
-    for module in (settings_api, records_api, audit_api, pages):
+    for module in (settings_api, records_api, audit_api, pages, grants_api, registrations_api, type_catalog,
+                   people_api):
         module.routes(app)
 
 

@@ -14,12 +14,13 @@ from domain.kinds import AuditEvent, RuleKind
 from domain.lifecycle import AUDIT_EVENTS as LIFECYCLE_EVENTS
 from domain.settings import DEFAULT_DISCONNECT_ROLES, RecordTypeSettings, defaults_for, to_dict
 from domain.settings_rules import RULE_KINDS
-from tabs import audit_api, records_api
+from tabs import audit_api, grants_api, records_api, registrations_api
 from tabs.context import TABS, TabsContext
 from tabs.http import ApiError, endpoint, query_text
 from tabs.payloads import type_info, type_infos
 from tabs.settings_api import me
 from tabs.sso import Principal, dev_admin_active
+from tabs.type_catalog import types_with
 
 HERE = Path(__file__).parent
 TEAMS_SDK = "https://res.cdn.office.net/teams-js/2.x/js/MicrosoftTeams.min.js"
@@ -29,7 +30,9 @@ FRAME_ANCESTORS = ("'self' https://teams.microsoft.com https://*.teams.microsoft
 CSP = ("default-src 'self'; script-src 'self' https://res.cdn.office.net; style-src 'self'; img-src 'self' data:; "
        f"connect-src 'self'; base-uri 'none'; form-action 'self'; frame-ancestors {FRAME_ANCESTORS}")
 KIND_LABELS = {RuleKind.OWNER: "Record owner", RuleKind.TEAM_ADMIN: "Owning team's administrator",
-               RuleKind.TEAM_MEMBERS: "Owning team's members", RuleKind.CONNECTORS: "People who connected chats",
+               RuleKind.TEAM_MEMBERS: "Owning team's members who worked on the record",
+               RuleKind.CONNECTORS: "People who connected chats",
+               RuleKind.ACTIVITY: "Users who logged activity on the record",
                RuleKind.LOOKUP: "User in a lookup (chain)"}
 EVENTS = (AuditEvent.CONNECT, AuditEvent.DISCONNECT, AuditEvent.JOIN, *LIFECYCLE_EVENTS)
 
@@ -70,12 +73,22 @@ async def audit_page(request: web.Request) -> web.Response:
 @endpoint()
 async def admin_form(request: web.Request, tabs: TabsContext, who: Principal) -> web.Response:
     settings, etag = await tabs.service.load_settings()
-    types = await tabs.service.records.record_types()
+    types = await types_with(tabs.service.records, settings.record_types)
     infos = type_infos(types, settings)
     roles = list(dict.fromkeys((*DEFAULT_DISCONNECT_ROLES, *settings.disconnect_roles)))
     return html("admin_form.html", s=settings, etag=etag, me=me(who), settings_json=to_dict(settings),
                 configured=[(i, settings.record_types[i["logical_name"]]) for i in infos if i["configured"]],
-                addable=[i for i in infos if not i["configured"]], roles=roles)
+                addable=[i for i in infos if not i["configured"]], roles=roles,
+                grant=await grants_api.disconnect_grant(tabs.service),
+                registrations=registrations_api.status_of(request.app) if who.admin else None,
+                member_names=await _member_names(tabs, settings))
+
+
+async def _member_names(tabs: TabsContext, settings: Any) -> dict[str, str]:
+    """Profile members by name for the people picker; an id the directory no longer knows shows as itself."""
+    ids = {i for members in settings.profile_members.values() for i in members}
+    users = {i: await tabs.service.records.user(i) for i in ids}
+    return {i: (u.name if u else f"{i} (unknown user)") for i, u in users.items()}
 
 
 @endpoint(admin=True)

@@ -43,7 +43,7 @@ async def connections(tabs: TabsContext, who: Principal, type_name: str, key: st
                       app: str | None) -> dict[str, Any]:
     """Everything the record view shows; raises Refusal (403) or ApiError (404)."""
     user, settings = await tabs.service.actor(context(who, app))
-    rtype, record = await _resolve(tabs, type_name, key)
+    rtype, record = await _resolve(tabs, type_name, key, who)
 
     async def member(chat_id: str) -> bool | None:
         return await _member(tabs, chat_id, who)
@@ -55,6 +55,7 @@ async def connections(tabs: TabsContext, who: Principal, type_name: str, key: st
               "can_join": c.can_join, "join_reason": c.locked_reason or "you can join this chat",
               "is_member": c.is_member, "open_url": chat_link(c.chat_id)} for c in listed.chats]
     return {
+        "timeline": await _timeline(tabs, record),
         "record": {"type": rtype.logical_name, "type_label": rtype.display_name, "id": record.id,
                    "name": record.name, "number": record.number, "url": record.url},
         "access": listed.access, "app": app, "chats": chats,
@@ -67,6 +68,19 @@ async def connections(tabs: TabsContext, who: Principal, type_name: str, key: st
     }
 
 
+async def _timeline(tabs: TabsContext, record: Record) -> list[dict[str, Any]]:
+    """The record's synced chats: who linked each and when, who wrote last and when (never any text)."""
+    try:
+        items = await tabs.service.records.timeline_chats(record)
+    except GatewayError:
+        return []
+    return [{"chat_id": i.chat_id, "linked_by": i.linked_by, "linked_on": i.linked_on.isoformat(),
+             "linked": i.linked, "unlinked_on": i.unlinked_on.isoformat() if i.unlinked_on else None,
+             "last_sender": i.last_sender,
+             "last_message_on": i.last_message_on.isoformat() if i.last_message_on else None,
+             "open_url": chat_link(i.chat_id)} for i in items]
+
+
 async def _member(tabs: TabsContext, chat_id: str, who: Principal) -> bool | None:
     """Whether the caller is in the chat; None when unknown (no Graph, or Graph failed)."""
     if tabs.gateway is None:
@@ -77,8 +91,13 @@ async def _member(tabs: TabsContext, chat_id: str, who: Principal) -> bool | Non
         return None
 
 
-async def _resolve(tabs: TabsContext, type_name: str, key: str) -> tuple[RecordType, Record]:
-    found = await tabs.service.find_record(type_name, key)
+async def _resolve(tabs: TabsContext, type_name: str, key: str, who: Principal | None = None
+                   ) -> tuple[RecordType, Record]:
+    """Read as the signed-in agent when known, so the page shows what Dataverse lets them see."""
+    try:
+        found = await tabs.service.find_record(type_name, key, who.user if who is not None else None)
+    except GatewayError as exc:
+        raise ApiError(403, f"the record could not be read for you: {exc}") from None
     if found is None:
         raise ApiError(404, f"no {type_name} record {key!r} was found")
     return found

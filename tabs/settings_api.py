@@ -14,6 +14,7 @@ from tabs.context import TabsContext
 from tabs.http import ApiError, endpoint, json_body
 from tabs.payloads import type_infos
 from tabs.sso import Principal
+from tabs.type_catalog import types_with
 
 log = logging.getLogger(__name__)
 SYNC_REASON = "Only a Microsoft Entra global administrator can turn timeline sync on or off."
@@ -35,8 +36,12 @@ def if_match_tag(header: str | None) -> str | None:
     return first.removeprefix("W/").strip('"')
 
 
-async def record_types(tabs: TabsContext) -> dict[str, RecordType]:
-    return {t.logical_name: t for t in await tabs.service.records.record_types()}
+async def record_types(tabs: TabsContext, data: Any = None) -> dict[str, RecordType]:
+    """The offered types plus the configured ones and those in `data` (any table an admin added by search)."""
+    stored, _ = await tabs.service.load_settings()
+    submitted = data.get("record_types") if isinstance(data, dict) else None
+    names = [*stored.record_types, *(submitted if isinstance(submitted, dict) else {})]
+    return {t.logical_name: t for t in await types_with(tabs.service.records, names)}
 
 
 def me(who: Principal) -> dict[str, Any]:
@@ -73,7 +78,7 @@ async def put_settings(request: web.Request, tabs: TabsContext, who: Principal) 
 
 async def checked(tabs: TabsContext, data: Any) -> Settings:
     try:
-        return parse(data, await record_types(tabs))
+        return parse(data, await record_types(tabs, data))
     except SettingsInvalid as exc:
         first = exc.problems[0]
         more = f" (and {len(exc.problems) - 1} more problems)" if len(exc.problems) > 1 else ""
@@ -84,7 +89,7 @@ async def checked(tabs: TabsContext, data: Any) -> Settings:
 @endpoint()
 async def get_record_types(request: web.Request, tabs: TabsContext, who: Principal) -> web.Response:
     settings, _ = await tabs.service.load_settings()
-    types = await tabs.service.records.record_types()
+    types = await types_with(tabs.service.records, settings.record_types)
     return web.json_response({"record_types": type_infos(types, settings)})
 
 

@@ -28,8 +28,8 @@ from aiohttp import web
 
 from tests.fake_dataverse_meta import answer as metadata
 from tests.fake_dataverse_odata import ODataError, parse_expand, parse_filter, serialize
-from tests.fake_dataverse_security import Security
-from tests.fake_dataverse_seed import LOOKUPS, Ref, Table, add_view, seed_tables
+from tests.fake_dataverse_security import APP_USER, Security
+from tests.fake_dataverse_seed import BUSINESS_UNIT, LOOKUPS, Ref, Table, add_view, seed_tables
 from tests.servers import serve
 
 API = "/api/data/v9.2/"
@@ -59,7 +59,15 @@ class FakeDataverse:
         self.requests: list[Recorded] = []
         self._failures: list[tuple[int, str | None]] = []
         self._refused: dict[str, set[str]] = {}
+        self._forbidden: list[tuple[str, str]] = []
         self.security = Security(data)
+        self.delegate = True  # the application user holds prvActOnBehalfOfAnotherUser (Delegate role)
+        self.secured: dict[tuple[str, str], set[str]] = {}  # (table, column) -> user ids allowed to read it
+        # (table, row id) -> (modifiedby, modifiedonbehalfby) of the last PATCH, as Dataverse records them
+        self.modified: dict[tuple[str, str], tuple[str, str | None]] = {}
+        self._rows["systemuser"][APP_USER] = {"systemuserid": APP_USER, "fullname": "# connected-chats",
+                                              "azureactivedirectoryobjectid": None, "isdisabled": False,
+                                              "applicationid": "00000000-0000-0000-0000-00000000a99"}
         self._runner: web.AppRunner | None = None
         self.url = ""
 
@@ -82,6 +90,10 @@ class FakeDataverse:
     def fail(self, count: int, status: int, retry_after: str | None = None) -> None:
         self._failures = [(status, retry_after)] * count
 
+    def forbid(self, method: str, entity_set: str, count: int = 1) -> None:
+        """The next `count` such requests get 403 for a missing privilege, as Dataverse answers them."""
+        self._forbidden += [(method, entity_set)] * count
+
     def refuse_columns(self, logical: str, *columns: str) -> None:
         """Writes to these columns get 400, like platform-managed columns (IsValidForCreate false)."""
         self._refused.setdefault(logical, set()).update(columns)
@@ -89,8 +101,17 @@ class FakeDataverse:
     def remove(self, logical: str, row_id: str) -> None:
         del self._rows[logical][row_id]
 
+    def secure_column(self, logical: str, column: str, readers: tuple[str, ...] = ()) -> None:
+        """Column-level (field) security: only `readers` (systemuser ids) and the service itself see the value;
+        anyone else impersonated with CallerObjectId gets null, as Dataverse returns for a secured column."""
+        self.secured[(logical, column)] = set(readers)
+
     def set_access(self, user_id: str, record_type: str, record_id: str, rights: str) -> None:
         self.security.overrides[(user_id, record_type, record_id)] = rights
+
+    def revoke_privilege(self, role: str, privilege: str) -> None:
+        """Take a privilege (e.g. prvDisconnectTeamsChat) out of a security role, as in the admin center."""
+        self.security.role_privileges[self.security.role_id[role]].remove(privilege)
 
     def grant_team_role(self, team_id: str, role: str) -> None:
         self.security.team_roles[team_id].append(self.security.role_id[role])
@@ -119,12 +140,28 @@ class FakeDataverse:
                           {"Retry-After": retry_after} if retry_after is not None else {})
         if self.token and request.headers.get("Authorization") != f"Bearer {self.token}":
             return _error(401, "0x80040220", "Unauthorized", {"WWW-Authenticate": "Bearer"})
+        target = (request.method, tail.split("(")[0].split("/")[0])
+        if target in self._forbidden:
+            self._forbidden.remove(target)
+            return _error(403, "0x80040220", f"Principal user (Id={APP_USER}, type=8) is missing "
+                                             f"prv{request.method.title()}{target[1]} privilege.")
+        caller: str | None = None
+        if oid := request.headers.get("CallerObjectId"):
+            if not self.delegate:
+                return _error(403, "0x80040220", f"Principal user (Id={APP_USER}, type=8) is missing "
+                                                 "prvActOnBehalfOfAnotherUser privilege.")
+            caller = next((u["systemuserid"] for u in self._rows["systemuser"].values()
+                           if u.get("azureactivedirectoryobjectid") == oid.lower() and not u.get("isdisabled")), None)
+            if caller is None:
+                return _error(404, "0x80040217", f"systemuser With azureactivedirectoryobjectid = {oid} "
+                                                 "Does Not Exist")
         try:
-            return await self._dispatch(request, tail, body)
+            return await self._dispatch(request, tail, body, caller)
         except ODataError as exc:
             return _error(exc.status, exc.code, exc.message)
 
-    async def _dispatch(self, request: web.Request, tail: str, body: Any) -> web.StreamResponse:
+    async def _dispatch(self, request: web.Request, tail: str, body: Any, caller: str | None
+                        ) -> web.StreamResponse:
         segments = tail.split("/")
         first = SEGMENT.match(segments[0])
         if not first:
@@ -133,27 +170,54 @@ class FakeDataverse:
         annotate = "odata.include-annotations" in request.headers.get("Prefer", "")
         if name == "EntityDefinitions":
             return web.json_response(metadata(self.tables, segments, key, query))
+        if name == "WhoAmI":
+            return web.json_response({"BusinessUnitId": BUSINESS_UNIT, "UserId": caller or APP_USER,
+                                      "OrganizationId": "00000000-0000-0000-0000-0000000000c0"})
         table = self.by_set.get(name)
         if table is None:
             raise ODataError(404, f"Resource not found for the segment '{name}'.")
+        if table.logical == "activitypointer":
+            self._rows["activitypointer"] = {i: r for t, rows in self._rows.items() if t != "activitypointer"
+                                             and self.tables[t].primary_id == "activityid" for i, r in rows.items()}
         if len(segments) > 1:
             return web.json_response(self._function(table, key, segments[1:], query))
         if request.method == "GET" and key is None:
-            return web.json_response(self._query(table, query, annotate))
+            return web.json_response(self._query(table, query, annotate, caller))
         if request.method == "POST" and key is None:
             return self._create(table, body or {}, request.headers.get("Prefer", ""))
         if key is None:
             raise ODataError(405, f"{request.method} needs a row key.")
         row_id = self._key(table, key)
         row = self._rows[table.logical].get(row_id) if row_id else None
+        if row is not None and caller is not None:
+            self._check_rights(caller, table, row, "WriteAccess" if request.method == "PATCH" else "ReadAccess")
         if request.method == "PATCH":
-            return self._update(table, row_id, row, body or {}, request, annotate)
+            return self._update(table, row_id, row, body or {}, request, annotate, caller)
         if row is None:
             raise ODataError(404, f"{table.logical} With Id = {key} Does Not Exist", "0x80040217")
         if request.method == "DELETE":
             del self._rows[table.logical][row_id]  # type: ignore[arg-type]
             return web.Response(status=204)
-        return web.json_response(self._one(table, row, query, annotate))
+        return web.json_response(self._one(table, row, query, annotate, caller))
+
+    def _check_rights(self, caller: str, table: Table, row: dict[str, Any], right: str) -> None:
+        """Impersonated calls get the caller's own record access, as Dataverse applies it."""
+        if table.strict and right not in self.security.rights(caller, table, row):
+            raise ODataError(403, f"Principal user (Id={caller}, type=8) is missing "
+                                  f"{'prvWrite' if right == 'WriteAccess' else 'prvRead'}{table.logical} privilege "
+                                  f"on {table.logical} {row[table.primary_id]}.", "0x80040220")
+
+    def _mask(self, table: Table, out: dict[str, Any], caller: str | None) -> dict[str, Any]:
+        """Secured columns the caller may not read come back null, without formatted values."""
+        for (logical, column), readers in self.secured.items():
+            if logical != table.logical or caller is None or caller in readers:
+                continue
+            for key in list(out):
+                if key in (column, f"_{column}_value"):
+                    out[key] = None
+                elif key.startswith((f"{column}@", f"_{column}_value@")):
+                    del out[key]
+        return out
 
     def _key(self, table: Table, key: str) -> str | None:
         if GUID.match(key):
@@ -171,9 +235,10 @@ class FakeDataverse:
         table, row = self.tables.get(ref.kind), self._rows.get(ref.kind, {}).get(ref.id)
         return str(row.get(table.primary_name) or "") if table and row else ""
 
-    def _one(self, table: Table, row: dict[str, Any], query: dict[str, str], annotate: bool) -> dict[str, Any]:
+    def _one(self, table: Table, row: dict[str, Any], query: dict[str, str], annotate: bool,
+             caller: str | None = None) -> dict[str, Any]:
         select = query["$select"].split(",") if query.get("$select") else None
-        out = serialize(table, row, select, annotate, self._name_of)
+        out = self._mask(table, serialize(table, row, select, annotate, self._name_of), caller)
         for nav, opts in parse_expand(query.get("$expand", "")).items():
             related_table, related = self._related(table, row, nav)
             sub = opts["$select"].split(",") if opts.get("$select") else None
@@ -181,8 +246,11 @@ class FakeDataverse:
         out["@odata.etag"] = 'W/"1"'
         return out
 
-    def _query(self, table: Table, query: dict[str, str], annotate: bool) -> dict[str, Any]:
+    def _query(self, table: Table, query: dict[str, str], annotate: bool, caller: str | None = None
+               ) -> dict[str, Any]:
         rows = list(self._rows[table.logical].values())
+        if caller is not None and table.strict:  # a query returns only the rows the caller may read
+            rows = [r for r in rows if "ReadAccess" in self.security.rights(caller, table, r)]
         if query.get("$filter"):
             predicate = parse_filter(query["$filter"])
             rows = [r for r in rows if predicate(partial(self._property, table, r))]
@@ -192,7 +260,7 @@ class FakeDataverse:
         if query.get("$top"):
             rows = rows[:int(query["$top"])]
         return {"@odata.context": f"{API}$metadata#{table.entity_set}",
-                "value": [self._one(table, r, query, annotate) for r in rows]}
+                "value": [self._one(table, r, query, annotate, caller) for r in rows]}
 
     def _property(self, table: Table, row: dict[str, Any], path: str) -> Any:
         if path.startswith("_") and path.endswith("_value"):
@@ -215,6 +283,8 @@ class FakeDataverse:
             return self.tables["systemuser"], [users[u] for u in sec.team_members.get(rid, [])]
         if (table.logical, nav) == ("team", "teamroles_association"):
             return self.tables["role"], [roles[r] for r in sec.team_roles.get(rid, [])]
+        if (table.logical, nav) == ("privilege", "roleprivileges_association"):
+            return self.tables["role"], [roles[r] for r, names in sec.role_privileges.items() if row["name"] in names]
         raise ODataError(400, f"Could not find a property named '{nav}' on type "
                               f"'Microsoft.Dynamics.CRM.{table.logical}'.")
 
@@ -223,7 +293,7 @@ class FakeDataverse:
         if table.logical != "systemuser" or user is None:
             raise ODataError(404, f"systemuser With Id = {key} Does Not Exist", "0x80040217")
         if rest == ["Microsoft.Dynamics.CRM.RetrieveUserPrivileges()"]:
-            return self.security.user_privileges(user["systemuserid"])
+            return self.security.user_privileges(user["systemuserid"], self.delegate)
         if rest == ["Microsoft.Dynamics.CRM.RetrievePrincipalAccess(Target=@tid)"]:
             target = re.search(r"""["']@odata\.id["']\s*:\s*["'](\w+)\(([^)]+)\)["']""", query.get("@tid", ""))
             record_table = self.by_set.get(target[1]) if target else None
@@ -269,14 +339,21 @@ class FakeDataverse:
         return web.Response(status=204, headers=headers)
 
     def _update(self, table: Table, row_id: str | None, row: dict[str, Any] | None, body: dict[str, Any],
-                request: web.Request, annotate: bool) -> web.Response:
+                request: web.Request, annotate: bool, caller: str | None = None) -> web.Response:
         if row is None:
             if request.headers.get("If-Match") == "*" or row_id is None:
                 raise ODataError(404, f"{table.logical} With Id = {row_id} Does Not Exist", "0x80040217")
             return self._create(table, {**body, table.primary_id: row_id}, "")  # PATCH without If-Match upserts
+        for column in body:
+            readers = self.secured.get((table.logical, column))
+            if caller is not None and readers is not None and caller not in readers:
+                raise ODataError(403, f"The user does not have update permissions to a secured field "
+                                      f"'{column}' of {table.logical}.", "0x80048244")
         self._apply(table, row, body)
+        # Who made the change, as Dataverse records it: the impersonated user, on behalf of the service.
+        self.modified[(table.logical, row[table.primary_id])] = (caller or APP_USER, APP_USER if caller else None)
         if "return=representation" in request.headers.get("Prefer", ""):
-            return web.json_response(self._one(table, row, dict(request.query), annotate))
+            return web.json_response(self._one(table, row, dict(request.query), annotate, caller))
         return web.Response(status=204)
 
 

@@ -13,7 +13,7 @@ NAV_NAME = "@Microsoft.Dynamics.CRM.associatednavigationproperty"
 TOKEN = re.compile(r"""\s*(?:(?P<str>'(?:[^']|'')*')
     |(?P<guid>[0-9a-fA-F]{8}-[0-9a-fA-F]{4}-[0-9a-fA-F]{4}-[0-9a-fA-F]{4}-[0-9a-fA-F]{12})(?![\w-])
     |(?P<num>-?\d+(?:\.\d+)?)(?![\w-])
-    |(?P<paren>[()])
+    |(?P<paren>[(),])
     |(?P<word>[A-Za-z_][\w/.]*))""", re.X)
 OPS = {"eq": lambda a, b: a == b, "ne": lambda a, b: a != b, "gt": lambda a, b: a > b,
        "ge": lambda a, b: a >= b, "lt": lambda a, b: a < b, "le": lambda a, b: a <= b}
@@ -91,6 +91,13 @@ def parse_filter(text: str) -> Predicate:
         if value == "not":
             inner = factor()
             return lambda g: not inner(g)
+        if value in STRING_FUNCTIONS and (t := peek()) and t[1] == "(":  # contains(fullname,'meg')
+            take()
+            prop = take()[1]
+            comma, (lit_kind, lit_text), close = take(), take(), take()
+            if comma[1] != "," or close[1] != ")" or lit_kind != "str":
+                raise ODataError(400, f"Bad {value}() in $filter '{text}'.")
+            return _string_function(value, prop, _literal(lit_kind, lit_text))
         if kind != "word":
             raise ODataError(400, f"Expected a property name in $filter '{text}', got {value!r}.")
         op = take()[1]
@@ -104,6 +111,15 @@ def parse_filter(text: str) -> Predicate:
     if pos != len(tokens):
         raise ODataError(400, f"Unexpected '{tokens[pos][1]}' in $filter '{text}'.")
     return result
+
+
+STRING_FUNCTIONS = {"contains": lambda a, b: b in a, "startswith": lambda a, b: a.startswith(b),
+                    "endswith": lambda a, b: a.endswith(b)}
+
+
+def _string_function(name: str, path: str, literal: str) -> Predicate:
+    test = STRING_FUNCTIONS[name]
+    return lambda get: isinstance(get(path), str) and test(get(path).casefold(), literal.casefold())
 
 
 def _either(a: Predicate, b: Predicate) -> Predicate:

@@ -6,6 +6,8 @@ from typing import Any
 
 from tests.fake_dataverse_seed import BUSINESS_UNIT, Ref, Table, stable_guid
 
+APP_USER = stable_guid("application user: connected-chats")  # the service's own identity (an application user)
+DELEGATE = "prvActOnBehalfOfAnotherUser"
 FULL = "ReadAccess, WriteAccess, AppendAccess, AppendToAccess, CreateAccess, DeleteAccess, ShareAccess, AssignAccess"
 RIGHTS = {"write": "ReadAccess, WriteAccess, AppendAccess, AppendToAccess", "read": "ReadAccess", "none": "None"}
 LEVEL = {"none": 0, "read": 1, "write": 2}
@@ -29,9 +31,14 @@ class Security:
         via_teams = [r for t, members in self.team_members.items() if user_id in members for r in self.team_roles[t]]
         return self.user_roles.get(user_id, []) + via_teams
 
-    def user_privileges(self, user_id: str) -> dict[str, Any]:
-        """RetrieveUserPrivileges: RolePrivileges of every role, direct and through teams."""
-        names = dict.fromkeys(p for r in self.roles_of(user_id) for p in self.role_privileges.get(r, []))
+    def user_privileges(self, user_id: str, delegate: bool = False) -> dict[str, Any]:
+        """RetrieveUserPrivileges: RolePrivileges of every role, direct and through teams. The application user
+        holds System Administrator's privileges plus, when `delegate`, the Delegate role's."""
+        admin = self.role_id.get("System Administrator")
+        roles = self.roles_of(user_id) or ([admin] if admin and user_id == APP_USER else [])
+        names = dict.fromkeys(p for r in roles for p in self.role_privileges.get(r, []))
+        if user_id == APP_USER and delegate:
+            names[DELEGATE] = None
         return {"RolePrivileges": [{"Depth": "Global", "PrivilegeId": stable_guid("privilege:" + n),
                                     "BusinessUnitId": BUSINESS_UNIT, "PrivilegeName": n} for n in names]}
 

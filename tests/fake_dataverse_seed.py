@@ -132,6 +132,11 @@ def _system_tables() -> list[Table]:
         Table("systemuser", "User", "systemuserid", "fullname", {}, strict=False),
         Table("team", "Team", "teamid", "name", {"administratorid": a("administratorid", "Lookup")}, strict=False),
         Table("role", "Security Role", "roleid", "name", {}, strict=False),
+        Table("privilege", "Privilege", "privilegeid", "name", {}, strict=False),
+        # The activity base table: one row per activity of any activity table (filled from them on every read).
+        Table("activitypointer", "Activity", "activityid", "subject", {
+            "regardingobjectid": a("regardingobjectid", "Lookup"), "ownerid": a("ownerid", "Owner")}, strict=False),
+        Table("appmodule", "Model-driven App", "appmoduleid", "name", {}, strict=False),
         Table("savedquery", "View", "savedqueryid", "name", {}, strict=False, entity_set="savedqueries"),
         Table("chat", "Teams chat", "activityid", "subject", {x.name: x for x in chat_attrs}, strict=False),
         Table("incidentresolution", "Case Resolution", "activityid", "subject", {
@@ -219,6 +224,12 @@ def seed_tables(data: dict[str, Any]) -> tuple[dict[str, Table], dict[str, dict[
                                     "administratorid": Ref("systemuser", admin) if admin else None}
     for name in {*(data.get("roles") or {}), *(r for u in data.get("users", []) for r in u.get("roles", []))}:
         rows["role"][stable_guid("role:" + name)] = {"roleid": stable_guid("role:" + name), "name": name}
+    for privilege in {p for r in (data.get("roles") or {}).values() for p in r.get("privileges", [])}:
+        name = "prv" + privilege[:1].upper() + privilege[1:]
+        rows["privilege"][stable_guid("privilege:" + name)] = {"privilegeid": stable_guid("privilege:" + name),
+                                                              "name": name}
+    for app in ("Customer Service workspace", "Customer Service Hub", "Contact Center workspace", "Sales Hub"):
+        rows["appmodule"][stable_guid("app:" + app)] = {"appmoduleid": stable_guid("app:" + app), "name": app}
     for message in ("Create", "Update", "Delete"):
         mid = stable_guid("message:" + message)
         rows["sdkmessage"][mid] = {"sdkmessageid": mid, "name": message}

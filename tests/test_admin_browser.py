@@ -178,3 +178,37 @@ async def test_record_view_and_audit_pages(tab: Tab, browser: Any, graph: FakeGr
     await expect(audit.locator("table.audit tbody tr")).to_have_count(1)
     await shot(audit, "audit")
     assert isaiah.errors == [] and alex.errors == [] and audit.errors == []
+
+
+async def test_find_a_table_and_add_it(tab: Tab, browser: Any):
+    """Issue 14: "Find a table" searches the record source's tables; the one picked is added and saved."""
+    page = await open_as(browser, tab, PATTI)
+    await page.fill("#type-search", "work")
+    await page.press("#type-search", "Enter")  # searches; does not submit the form
+    await expect(page.locator("#add-type option")).to_have_text(["Work Order (msdyn_workorder)"])
+    await page.click("button[data-act=add-type]")
+    await expect(page.locator("details.rtype[data-type=msdyn_workorder]")).to_have_count(1)
+    await page.click("#save")
+    await expect(page.locator("#save-status")).to_contain_text("Saved")
+    settings, _ = await tab.settings(PATTI)
+    assert "msdyn_workorder" in settings["record_types"]
+    assert page.errors == []
+
+
+async def test_profile_members_are_picked_by_name(tab: Tab, browser: Any):
+    """Issue 14: a profile's members are found by name and shown as names; the settings keep their CRM ids."""
+    page = await open_as(browser, tab, PATTI)
+    await page.click("button[data-act=add-profile]")
+    row = page.locator("#profile-rows .profile").last
+    await row.locator("[data-key=name]").fill("Night shift")
+    await row.locator("[data-key=on]").uncheck()
+    await row.locator("[data-key=person]").fill("megan")
+    await row.locator("[data-key=person]").press("Enter")
+    await row.get_by_role("button", name="Megan Bowen (meganb@contoso.example)").click()
+    await expect(row.locator(".chips li")).to_have_text(["Megan Bowen ✕"])
+    await page.click("#save")
+    await expect(page.locator("#save-status")).to_contain_text("Saved")
+    settings, _ = await tab.settings(PATTI)
+    assert settings["profiles"] == {"Night shift": False}
+    assert settings["profile_members"] == {"Night shift": ["0a7e3c52-1b2f-ef11-8409-000d3a4b9c21"]}
+    assert page.errors == []

@@ -170,6 +170,7 @@ async def test_suggestions_order_cap_license_and_presence(app: Running, connecto
     """SUG-01..03: owner first, then team admin/members, capped at three with More, unlicensed dropped."""
     graph.set_user(DIEGO, licensed=False)
     graph.set_user(MEGAN, presence="Busy")
+    await app.bot.say(f"connect case {TEAM_CASE}")  # Alex, a team member, works on the record
     await app.bot.say(f"suggest case {TEAM_CASE}", conv="a:lynne", conv_type="personal", user=LYNNE)
     card = connector.cards("a:lynne")[-1]
     assert_valid_card(card)

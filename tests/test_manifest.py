@@ -112,7 +112,8 @@ def test_ids_domains_tabs_and_permissions(config: ManifestConfig) -> None:
     assert m["permissions"] == ["identity", "messageTeamMembers"]
     rsc = m["authorization"]["permissions"]["resourceSpecific"]
     assert rsc == [{"name": "ChatMember.Read.Chat", "type": "Application"},
-                   {"name": "Chat.Manage.Chat", "type": "Application"}]
+                   {"name": "Chat.Manage.Chat", "type": "Application"},
+                   {"name": "ChatMessage.Read.Chat", "type": "Application"}]  # every message: a true timeline
     assert "configurableTabs" not in m
 
 

@@ -3,8 +3,7 @@ seeded from the same directory) must give the same answers through domain.ports.
 from __future__ import annotations
 
 import json
-import re
-from collections.abc import AsyncIterator, Callable
+from collections.abc import AsyncIterator
 from dataclasses import dataclass
 from datetime import UTC, datetime
 from typing import Any
@@ -33,7 +32,6 @@ class Env:
     source: RecordSource
     data: dict[str, Any]
     ids: dict[str, str]  # demo id -> the GUID both sources use
-    timeline: Callable[[], list[dict[str, Any]]]
 
     def id(self, demo_id: str) -> str:
         return self.ids.get(demo_id, demo_id)
@@ -44,19 +42,6 @@ class Env:
         return user
 
 
-def _dataverse_timeline(fake: FakeDataverse) -> list[dict[str, Any]]:
-    users = {u["systemuserid"]: u["fullname"] for u in fake.rows("systemuser")}
-    items = []
-    for row in fake.rows("chat"):
-        last = re.search(r"Last message from (.+) on ", row.get("description") or "")
-        linked_by = row.get("linkedby")
-        items.append({"recordType": row["regardingobjectid"].kind, "recordId": row["regardingobjectid"].id,
-                      "chatId": row["teamschatid"], "linkedBy": users.get(linked_by.id) if linked_by else None,
-                      "state": "linked" if row["statecode"] == 0 else "unlinked",
-                      "lastSender": last[1] if last else None})
-    return items
-
-
 @pytest.fixture(params=["local", "dataverse"])
 async def env(request: pytest.FixtureRequest, tmp_path: Any) -> AsyncIterator[Env]:
     data, ids = demo_data()
@@ -64,12 +49,12 @@ async def env(request: pytest.FixtureRequest, tmp_path: Any) -> AsyncIterator[En
         path = tmp_path / "directory.json"
         path.write_text(json.dumps(data), encoding="utf-8")
         source = open_source(f"local:{path}", PUBLIC)
-        yield Env(source, data, ids, lambda: [{"lastSender": None, **i} for i in source.timeline])  # type: ignore
+        yield Env(source, data, ids)
         return
     async with FakeDataverse(data) as fake:
         source = open_source(f"dataverse:{fake.url}", PUBLIC, "none", ("msdyn_workorder", "msdyn_externalorder"))
         try:
-            yield Env(source, data, ids, lambda: _dataverse_timeline(fake))
+            yield Env(source, data, ids)
         finally:
             await source.close()  # type: ignore[attr-defined]
 
@@ -249,9 +234,19 @@ async def test_timeline_add_touch_unlink(env: Env) -> None:
     await env.source.add_timeline_chat(case, "19:abc@thread.v2", await env.user(ALEX), AT)
     await env.source.touch_timeline_chat("incident", CASE, "19:abc@thread.v2", "Megan Bowen", AT)
     await env.source.touch_timeline_chat("incident", CASE, "19:never-synced@thread.v2", "Megan Bowen", AT)
-    items = env.timeline()
-    assert [(i["recordType"], i["recordId"], i["chatId"], i["linkedBy"], i["state"], i["lastSender"])
-            for i in items] == [("incident", CASE, "19:abc@thread.v2", "Alex Wilber", "linked", "Megan Bowen")]
+    items = await env.source.timeline_chats(case)
+    assert [(i.chat_id, i.linked_by, i.linked, i.last_sender, i.last_message_on) for i in items] == \
+        [("19:abc@thread.v2", "Alex Wilber", True, "Megan Bowen", AT)]
     await env.source.unlink_timeline_chat(case, "19:abc@thread.v2", AT)
     await env.source.touch_timeline_chat("incident", CASE, "19:abc@thread.v2", "Diego Siciliani", AT)
-    assert [(i["state"], i["lastSender"]) for i in env.timeline()] == [("unlinked", "Megan Bowen")]
+    assert [(i.linked, i.last_sender) for i in await env.source.timeline_chats(case)] == [(False, "Megan Bowen")]
+
+
+async def test_activity_owners_are_the_users_who_logged_activity(env: Env) -> None:
+    """SUG-02: the owners of activities regarding a record (the demo's email on the printer case is Alex's);
+    a record with none has nobody. Dataverse reads them from activitypointers."""
+    printer = await env.source.get_record("incident", "CAS-01234-Z9Y8X7")
+    quiet = await env.source.get_record("incident", "CAS-01002-P4Q9T1")
+    assert printer and quiet
+    assert list(await env.source.activity_owners(printer)) == [ALEX]
+    assert list(await env.source.activity_owners(quiet)) == []

@@ -17,15 +17,18 @@ async def turn_sync_on(running: Running) -> None:
 
 async def test_connect_message_disconnect_update_the_timeline(running: Running, connector: FakeConnector):
     """A chat connected while sync is on gets a timeline item; messages update its last sender; disconnect unlinks."""
-    timeline = running.app[SERVICE].records.timeline  # the local directory's equivalent of Dataverse's chat table
+    records = running.app[SERVICE].records
+    case = await records.get_record("incident", "CAS-01001-K7R2M8")
+    other = await records.get_record("incident", "CAS-01002-P4Q9T1")
+    assert case and other
     await running.bot.say("connect case CAS-01002-P4Q9T1")  # before sync: never synced (SYNC-03)
     await turn_sync_on(running)
     await running.bot.say("connect case CAS-01001-K7R2M8")
-    assert [(i["recordId"], i["linkedBy"], i["state"]) for i in timeline] == \
-        [("e1a2b3c4-0001-4000-8000-000000001001", "Alex Wilber", "linked")]
+    assert not await records.timeline_chats(other)
+    assert [(i.linked_by, i.linked) for i in await records.timeline_chats(case)] == [("Alex Wilber", True)]
     await running.bot.post(activity("a secret message text", user=MEGAN, service_url=connector.url))
-    item = timeline[0]
-    assert item["lastSender"] == "Megan Bowen" and item["lastMessageOn"]
-    assert "secret" not in repr(timeline)
+    (item,) = await records.timeline_chats(case)
+    assert item.last_sender == "Megan Bowen" and item.last_message_on
+    assert "secret" not in repr(item)
     await running.bot.say("disconnect case CAS-01001-K7R2M8")
-    assert timeline[0]["state"] == "unlinked" and len(timeline) == 1
+    assert [i.linked for i in await records.timeline_chats(case)] == [False]

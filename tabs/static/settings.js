@@ -89,7 +89,7 @@
       const name = $("[data-key=name]", row).value.trim();
       if (!name) return;
       profiles[name] = $("[data-key=on]", row).checked;
-      const ids = $("[data-key=members]", row).value.split(/[,;\s]+/).filter(Boolean);
+      const ids = $$(".chips li[data-id]", row).map((li) => li.dataset.id);
       if (ids.length) members[name] = ids;
     });
     // Only the types shown: a configured type the record source no longer knows is dropped (no new chats).
@@ -104,7 +104,9 @@
       known_apps: $$("input[data-app]", form).map((b) => b.value),
       enabled_apps: $$("input[data-app]:checked", form).map((b) => b.value),
       profiles, profile_members: members,
-      disconnect_roles: $$("input[data-role]:checked", form).map((b) => b.value),
+      // With Dataverse the list is read-only (security roles grant it), so the stored list is kept as it is.
+      disconnect_roles: $("#role-list", form) ? $$("input[data-role]:checked", form).map((b) => b.value)
+        : base.disconnect_roles,
       timeline_sync: $("#timeline_sync", form).checked,
       record_types: types,
     };
@@ -138,6 +140,55 @@
     container.appendChild(label);
   }
 
+  function chip(list, id, name) {
+    if ($$("li[data-id]", list).some((li) => li.dataset.id === id)) return;
+    const li = document.createElement("li");
+    li.dataset.id = id;
+    li.append(`${name} `);
+    const remove = document.createElement("button");
+    remove.type = "button";
+    remove.dataset.act = "remove-member";
+    remove.setAttribute("aria-label", `Remove ${name}`);
+    remove.textContent = "✕";
+    li.append(remove);
+    list.append(li);
+  }
+
+  async function findPerson(cell, status) {
+    // Profiles pick people by name from the CRM's directory; the stored value stays the user's id.
+    const text = $("[data-key=person]", cell).value.trim();
+    const results = $(".person-results", cell);
+    if (text.length < 2) { say(status, "Type at least two letters of the person's name or email.", "bad"); return; }
+    const resp = await call("/api/people/search?q=" + encodeURIComponent(text));
+    if (!resp.ok) { say(status, (await problemOf(resp)).error, "bad"); return; }
+    const people = (await resp.json()).people;
+    results.replaceChildren(...people.map((p) => {
+      const b = document.createElement("button");
+      b.type = "button";
+      b.dataset.act = "pick-person";
+      b.dataset.id = p.id;
+      b.dataset.name = p.name;
+      b.textContent = p.email ? `${p.name} (${p.email})` : p.name;
+      return b;
+    }));
+    if (!people.length) say(status, `Nobody in the CRM matches "${text}".`, "bad");
+  }
+
+  async function searchTypes(form, status) {
+    // Any table of the CRM (EntityDefinitions with Dataverse) can be added, not only the offered ones.
+    const text = $("#type-search", form).value.trim();
+    if (text.length < 2) { say(status, "Type at least two letters of the table's name.", "bad"); return; }
+    const resp = await call("/api/record-types/search?q=" + encodeURIComponent(text));
+    if (!resp.ok) { say(status, (await problemOf(resp)).error, "bad"); return; }
+    const configured = new Set($$("details.rtype", form).map((p) => p.dataset.type));
+    const tables = (await resp.json()).tables.filter((t) => !configured.has(t.logical_name));
+    const select = $("#add-type", form);
+    select.replaceChildren(...tables.map((t) => new Option(`${t.display_name} (${t.logical_name})`, t.logical_name)));
+    $("#add-type-row", form).hidden = !tables.length;
+    say(status, tables.length ? `${tables.length} table(s) found: choose one and press Add record type.`
+      : "No table with a primary name matches.", tables.length ? "" : "bad");
+  }
+
   async function addType(form, status) {
     const select = $("#add-type", form);
     const name = select.value;
@@ -166,6 +217,18 @@
     };
     $$("input[name=all_apps]", form).forEach((r) => r.addEventListener("change", syncApps));
     form.addEventListener("input", () => say(status, "Unsaved changes.", ""));
+    form.addEventListener("keydown", (e) => {  // Enter in a person finder finds; it must not save the form
+      if (e.key === "Enter" && e.target.matches("[data-key=person]")) {
+        e.preventDefault();
+        findPerson(e.target.closest("td"), status);
+      }
+    });
+    const search = $("#type-search", form);
+    if (search) {
+      search.addEventListener("keydown", (e) => {  // Enter searches; it must not submit (save) the form
+        if (e.key === "Enter") { e.preventDefault(); searchTypes(form, status); }
+      });
+    }
     form.addEventListener("click", async (e) => {
       const btn = e.target.closest("button[data-act]");
       if (!btn) return;
@@ -185,6 +248,19 @@
         btn.closest("tr").remove();
       } else if (act === "add-type") {
         await addType(form, status);
+      } else if (act === "search-types") {
+        await searchTypes(form, status);
+      } else if (act === "find-person") {
+        await findPerson(btn.closest("td"), status);
+      } else if (act === "pick-person") {
+        const cell = btn.closest("td");
+        chip($(".chips", cell), btn.dataset.id, btn.dataset.name);
+        $(".person-results", cell).replaceChildren();
+        $("[data-key=person]", cell).value = "";
+        say(status, "Unsaved changes.", "");
+      } else if (act === "remove-member") {
+        btn.closest("li").remove();
+        say(status, "Unsaved changes.", "");
       } else if (act === "reload") {
         await reload();
       }
