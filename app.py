@@ -18,9 +18,11 @@ from bots.router import Router
 from cards.results import context_card
 from config import Config, ConfigError, SourceKind
 from domain.collab import CollabService
+from domain.lifecycle import lifecycle_needs
 from domain.lifecycle_service import LifecycleService
 from domain.model import ConversationRef
 from domain.ports import RecordSource
+from domain.registrations import DEFAULT_CONTRIBUTORS
 from domain.results import ContextNote
 from domain.service import ChatService
 from domain.settings_watch import WatchedSettings
@@ -85,7 +87,8 @@ async def _resources(app: web.Application) -> AsyncIterator[None]:
     settings = WatchedSettings(SqlSettingsStore(db))
     service = ChatService(records, SqlConnectionStore(db), settings, SqlAuditLog(db))
     # Dataverse only: keep its webhook steps matching the settings, at start and after every save (background).
-    registrations = start_sync(records, settings, config.dataverse_endpoint_name)
+    registrations = start_sync(records, settings, config.dataverse_endpoint_name,
+                               (*DEFAULT_CONTRIBUTORS, lifecycle_needs))  # issue 15: owner and state changes
     if registrations is not None:
         settings.on_save(registrations.request)
         app[REGISTRATIONS] = registrations

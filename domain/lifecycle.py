@@ -3,7 +3,7 @@ cancelled) or a reopening, what the chats are told, which policy settings are re
 send us (the webhook registrations issue 14 reconciles)."""
 from __future__ import annotations
 
-from collections.abc import Mapping, Sequence
+from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import asdict, dataclass
 from typing import Any
 
@@ -11,6 +11,7 @@ from domain.kinds import AuditEvent
 from domain.lifecycle_policy import LifecyclePolicy
 from domain.model import ChangeEvent, RecordType
 from domain.notifications import UNKNOWN
+from domain.registrations import StepNeed
 from domain.settings import Settings
 
 OWNER, STATE, STATUS = "ownerid", "statecode", "statuscode"
@@ -143,6 +144,20 @@ def registrations(policies: Mapping[str, LifecyclePolicy], types: Mapping[str, R
 def registrations_for(settings: Settings, types: Mapping[str, RecordType]) -> list[Registration]:
     """registrations() for the saved settings: the enabled record types' policies."""
     return registrations({n: r.lifecycle for n, r in settings.record_types.items() if r.enabled}, types)
+
+
+def lifecycle_needs(settings: Settings, primary_names: Mapping[str, str]) -> Iterable[StepNeed]:
+    """Issue 14's reconciler contributor: per enabled type whose policy is on, an Update step filtered to the
+    followed columns with images of them (merged with the key-update step of the same table)."""
+    for table, rts in sorted(settings.record_types.items()):
+        policy = rts.lifecycle
+        cols: list[str] = []
+        if policy.reassign_notice or policy.reassign_add != "off" or policy.reassign_message_owner:
+            cols.append(OWNER)
+        if policy.close_notice or policy.close_disconnect or policy.reopen_notice:
+            cols += [STATE, STATUS]
+        if rts.enabled and cols:
+            yield StepNeed(table, "Update", tuple(cols), tuple(cols), "record lifecycle")
 
 
 def needed_columns(policy: LifecyclePolicy, watched: Sequence[str]) -> set[str]:

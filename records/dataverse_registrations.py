@@ -220,11 +220,12 @@ class RegistrationSync:
         log.info("Dataverse registration: removed %s", step.name)
 
 
-def start_sync(records: object, settings: SettingsStore, endpoint_name: str) -> RegistrationSync | None:
+def start_sync(records: object, settings: SettingsStore, endpoint_name: str,
+               contributors: Sequence[Contributor] = DEFAULT_CONTRIBUTORS) -> RegistrationSync | None:
     """A running reconciler when the record source is Dataverse; None for the local directory."""
     if not isinstance(records, DataverseRecordSource):
         return None
-    sync = RegistrationSync(records, settings, endpoint_name)
+    sync = RegistrationSync(records, settings, endpoint_name, contributors)
     sync.start()
     return sync
 

@@ -101,3 +101,16 @@ async def test_lifecycle_events_are_filterable_in_the_audit(tab: Tab):  # noqa: 
     events = (await tab.get("/api/audit?event=closed_notice", PATTI)).body["events"]
     assert [(e["event"], e["chat_id"], e["record_type"]) for e in events] == [("closed_notice", GROUP, "incident")]
     assert all(e["event"] == "connect" for e in (await tab.get("/api/audit?event=connect", PATTI)).body["events"])
+
+
+def test_reconciler_contributor_merges_with_key_updates():
+    """Issue 14's reconciler gets one Update step for case: the watched columns and the lifecycle's, with images."""
+    from domain.lifecycle import lifecycle_needs
+    from domain.registrations import DEFAULT_CONTRIBUTORS, desired_steps
+
+    steps = desired_steps(Settings(), {"incident": "title"}, (*DEFAULT_CONTRIBUTORS, lifecycle_needs))
+    case = next(s for s in steps if s.table == "incident")
+    assert case.filtering == ("ownerid", "prioritycode", "statecode", "statuscode")
+    assert {"ownerid", "statecode", "statuscode", "title"} <= set(case.images)
+    assert "record lifecycle" in case.purposes
+    assert [s.table for s in steps if "record lifecycle" in s.purposes] == ["incident"]  # other types are off
