@@ -21,11 +21,13 @@ from domain.collab import CollabService
 from domain.lifecycle import lifecycle_needs
 from domain.lifecycle_service import LifecycleService
 from domain.model import ConversationRef
-from domain.ports import RecordSource
-from domain.registrations import DEFAULT_CONTRIBUTORS
+from domain.ports import RecordSource, SettingsStore
+from domain.registrations import notification_needs
 from domain.results import ContextNote
 from domain.service import ChatService
 from domain.settings_watch import WatchedSettings
+from domain.similar_contacts import SimilarContacts
+from domain.similar_settings import similar_needs
 from graph import GraphGateway
 from manifest.render import rsc_permissions
 from notify import pipeline
@@ -38,12 +40,15 @@ from store.db import Database, open_database
 from store.local_timeline import SqlLocalTimeline
 from store.migrations import migrate
 from store.outbox import SqlOutbox
+from store.reindex import backfill
 from store.settings_store import SqlSettingsStore
+from store.similar import SqlSimilarCases
 from tabs import bind as bind_tabs
 from tabs import install as install_tabs
 from tabs.registrations_api import REGISTRATIONS
 from teams.connector import ConnectorClient, TokenSource
 from webhooks import dataverse
+from webhooks.similar_intake import SimilarIntake
 
 log = logging.getLogger("connected_chats")
 CONFIG = web.AppKey("config", Config)
@@ -88,7 +93,7 @@ async def _resources(app: web.Application) -> AsyncIterator[None]:
     service = ChatService(records, SqlConnectionStore(db), settings, SqlAuditLog(db))
     # Dataverse only: keep its webhook steps matching the settings, at start and after every save (background).
     registrations = start_sync(records, settings, config.dataverse_endpoint_name,
-                               (*DEFAULT_CONTRIBUTORS, lifecycle_needs))  # issue 15: owner and state changes
+                               (notification_needs, similar_needs, lifecycle_needs))
     if registrations is not None:
         settings.on_save(registrations.request)
         app[REGISTRATIONS] = registrations
@@ -107,7 +112,10 @@ async def _resources(app: web.Application) -> AsyncIterator[None]:
     router = Router()
     commands.register(router, service, config.timeline_window)
     extension.register(router, service, connector, background)
-    collab_commands.register(router, CollabService(service, graph, announce), connector, background)
+    similar = SqlSimilarCases(db)
+    await _index_local(records, similar, settings)
+    collab = CollabService(service, graph, announce, SimilarContacts(similar, records))
+    collab_commands.register(router, collab, connector, background)
     # With Dataverse the webhook reports the change `set` makes; the local source has no webhook.
     set_command.register(router, service, notifications.notifier,
                          submit_changes=config.source_kind is SourceKind.LOCAL)
@@ -115,7 +123,7 @@ async def _resources(app: web.Application) -> AsyncIterator[None]:
     keys = None if config.local_mode else KeySet(session, config.openid_url)
     app[SESSION], app[DB], app[SERVICE], app[CONNECTOR], app[ROUTER] = session, db, service, connector, router
     bind_tabs(app, config, session, service, connector, graph)
-    dataverse.bind(app, config, notifications)
+    dataverse.bind(app, config, notifications, SimilarIntake(records, settings, similar))
     app[ADAPTER] = TeamsAdapter(router, connector, keys, config.app_id, config.token_issuer, config.allowed_tenants)
     if config.local_mode:
         log.warning("MicrosoftAppId is empty: local mode, incoming activities are NOT authenticated")
@@ -134,6 +142,16 @@ async def _resources(app: web.Application) -> AsyncIterator[None]:
         await close()
     await session.close()
     await db.close()
+
+
+async def _index_local(records: RecordSource, similar: SqlSimilarCases, settings: SettingsStore) -> None:
+    """The local directory's resolved cases go into the similarity index at start (Dataverse: store.reindex)."""
+    if not getattr(records, "index_at_start", False):
+        return
+    current, _ = await settings.load()
+    for name, rts in current.record_types.items():
+        if rts.similar_contacts and rts.similar_fields:
+            await backfill(records, similar, name, rts, restart=True)  # type: ignore[arg-type]
 
 
 async def _startup_check(records: RecordSource) -> None:

@@ -66,6 +66,10 @@ def register(router: Router, collab: CollabService, connector: ConnectorClient, 
     async def new(turn: Turn, args: str) -> list[Reply]:
         rtype, key, topic, emails = parse_new(args)
         people = await people_of(turn, emails)
+        if not people:  # nobody named: suggest people (each card row's Chat button starts the connected chat)
+            suggestions = await collab.suggest(turn.ctx, rtype, key)
+            return [Reply(text=f"Add at least one colleague: `new {rtype} {key} with @Megan`, or press Chat next to "
+                               "someone suggested below."), Reply(card=render("suggest", s=suggestions))]
         return [Reply(card=new_chat_card(await collab.new_chat(turn.ctx, rtype, key, people, topic)))]
 
     async def suggest(turn: Turn, args: str) -> list[Reply]:

@@ -9,8 +9,10 @@ from domain.kinds import AuditEvent, RuleKind
 from domain.model import ConversationRef, Record, RecordType, User
 from domain.ports import ChatGateway, DeliveryError, GatewayError
 from domain.results import ChatContext, ChatList, ContextNote, Refusal
-from domain.service import ChatService
-from domain.settings import ContactRule
+from domain.service import ChatService, now
+from domain.settings import ContactRule, RecordTypeSettings
+from domain.similar import SECTION as SIMILAR_SECTION
+from domain.similar_contacts import SimilarContacts
 from domain.worked_on import activity_loggers, chat_connectors, worked_on
 
 PER_SECTION = 3
@@ -21,6 +23,7 @@ class Person:
     user: User
     presence: str = ""
     licensed: bool | None = True  # None: Graph's licence check failed, so not known to be licensed
+    reason: str = ""  # why this person is suggested (the similar-cases section explains its ranking)
 
 
 @dataclass(frozen=True)
@@ -54,10 +57,12 @@ Announce = Callable[[ConversationRef, ContextNote], Awaitable[None]]
 
 
 class CollabService:
-    def __init__(self, chats: ChatService, gateway: ChatGateway, announce: Announce) -> None:
+    def __init__(self, chats: ChatService, gateway: ChatGateway, announce: Announce,
+                 similar: SimilarContacts | None = None) -> None:
         self.chats = chats
         self.gateway = gateway
         self.announce = announce  # posts the context card into a chat as the bot
+        self.similar = similar
 
     async def join_view(self, ctx: ChatContext, type_name: str, key: str) -> ChatList:
         """JOIN-02: the record's connected chats, each joinable or locked with the reason."""
@@ -134,12 +139,13 @@ class CollabService:
         rtype, record = await self.chats.resolve(type_name, key)
         await self.chats.readable(user, record, rtype)
         rts = self.chats.type_settings(settings, rtype)
-        seen = {user.id}
+        seen, reasons = {user.id}, {}
         raw: list[tuple[str, list[User]]] = []
-        for rule in rts.contact_rules[:10]:
-            people = [p for p in await self._candidates(ctx, rule, record) if p.id not in seen and not p.disabled]
+        for name, found in await self._sections(ctx, rts, rtype, record, only):
+            people = [u for u, _ in found if u.id not in seen and not u.disabled]
             seen.update(p.id for p in people)
-            raw.append((rule.name, people))
+            reasons.update({u.id: why for u, why in found if why})
+            raw.append((name, people))
         licensed, problem = await self._licensed([p.aad_object_id for _, people in raw for p in people])
         sections = []
         for name, people in raw:
@@ -149,8 +155,20 @@ class CollabService:
                 sections.append((name, people[:cap], max(0, len(people) - cap)))
         presence = await self._presence([p.aad_object_id for _, people, _ in sections for p in people])
         known = licensed is not None
-        return Suggestions(record, rtype, [Section(n, [Person(p, presence.get(p.aad_object_id, ""), known or None)
-                                                       for p in ps], m) for n, ps, m in sections], problem)
+        return Suggestions(record, rtype, [
+            Section(n, [Person(p, presence.get(p.aad_object_id, ""), known or None, reasons.get(p.id, ""))
+                        for p in ps], m) for n, ps, m in sections], problem)
+
+    async def _sections(self, ctx: ChatContext, rts: RecordTypeSettings, rtype: RecordType, record: Record,
+                        only: str | None) -> list[tuple[str, list[tuple[User, str]]]]:
+        """(name, [(user, reason)]) in the admin's order: the rules, the similar-cases section first or last."""
+        rules_part: list[tuple[str, list[tuple[User, str]]]] = [
+            (rule.name, [(u, "") for u in await self._candidates(ctx, rule, record)])
+            for rule in rts.contact_rules[:10]]
+        if self.similar is None or (only not in (None, SIMILAR_SECTION) and not rts.similar_first):
+            return rules_part  # a later section cannot change who the asked-for section shows
+        similar = [(SIMILAR_SECTION, await self.similar.people(rtype, rts, record, now()))]
+        return similar + rules_part if rts.similar_first else rules_part + similar
 
     async def _candidates(self, ctx: ChatContext, rule: ContactRule, record: Record) -> list[User]:
         src = self.chats.records

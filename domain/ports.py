@@ -19,6 +19,7 @@ from domain.model import (
     View,
 )
 from domain.settings import Settings
+from domain.similar import Hit, IndexedCase
 
 
 class RecordSource(Protocol):
@@ -142,6 +143,24 @@ class Messenger(Protocol):
 
     async def post(self, ref: ConversationRef, card: dict[str, Any]) -> None:
         """Raise DeliveryError with a status and optional retry_after on failure."""
+
+
+class SimilarCases(Protocol):
+    """The similarity engine over resolved cases (SQLite FTS5 or PostgreSQL full-text search)."""
+
+    async def search(self, record_type: str, terms: Sequence[str], exclude_id: str, since: datetime | None,
+                     limit: int) -> Sequence[Hit]:
+        """Resolved cases matching any of the terms, most similar first; undated resolutions are kept."""
+    async def upsert(self, case: IndexedCase) -> None: ...
+    async def remove(self, record_type: str, record_id: str) -> None: ...
+    async def count(self, record_type: str) -> int: ...
+
+
+class ResolvedCaseSource(Protocol):
+    """Where resolved cases come from for a (re)index: a page at a time, resumable from the returned cursor."""
+
+    async def resolved_cases(self, record_type: str, fields: Sequence[str], cursor: str | None
+                             ) -> tuple[Sequence[IndexedCase], str | None]: ...
 
 
 class Conflict(Exception):

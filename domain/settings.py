@@ -47,11 +47,17 @@ class RecordTypeSettings:
     notify: bool = False
     watched: tuple[str, ...] = ()
     contact_rules: tuple[ContactRule, ...] = OUT_OF_BOX_RULES
+    # AI-suggested contacts (domain/similar.py): the "Resolved similar cases" section.
+    similar_contacts: bool = False
+    similar_fields: tuple[str, ...] = ("title", "description")
+    similar_lookback_days: int = 730
+    similar_threshold: float = 0.1  # similarity relative to the best match, 0..1
+    similar_first: bool = False  # the section before the rules-based sections (else after)
     lifecycle: LifecyclePolicy = LIFECYCLE_OFF  # issue 15: reassignment, resolution, reopening
 
 
 CASE_DEFAULTS = RecordTypeSettings(auto_name=True, include_note=True, view="Case introduction message",
-                                   join_chat=True, notify=True,
+                                   join_chat=True, notify=True, similar_contacts=True,
                                    watched=("prioritycode", "statecode", "statuscode"),
                                    lifecycle=lifecycle_defaults("incident"))
 
@@ -105,6 +111,7 @@ def to_dict(settings: Settings) -> dict[str, Any]:
     data = asdict(settings)
     for rts in data["record_types"].values():
         rts["watched"] = list(rts["watched"])
+        rts["similar_fields"] = list(rts["similar_fields"])
         rts["contact_rules"] = [dict(r, path=list(r["path"])) for r in rts["contact_rules"]]
     for key in ("enabled_apps", "known_apps", "disconnect_roles"):
         data[key] = list(data[key])
@@ -123,6 +130,7 @@ def from_dict(data: dict[str, Any]) -> Settings:
             start,
             **{k: v for k, v in raw.items() if k in _RTS_SCALARS},
             watched=tuple(raw.get("watched", start.watched)),
+            similar_fields=tuple(raw.get("similar_fields", start.similar_fields)),
             contact_rules=start.contact_rules if rules is None else tuple(
                 ContactRule(r["name"], r["kind"], tuple(r.get("path", ()))) for r in rules),
             lifecycle=lifecycle_from_dict(raw.get("lifecycle"), start.lifecycle),
@@ -141,4 +149,5 @@ def from_dict(data: dict[str, Any]) -> Settings:
 
 
 _RTS_SCALARS = {"enabled", "auto_name", "include_note", "view", "owner_can_disconnect",
-                "connector_can_disconnect", "join_chat", "notify"}
+                "connector_can_disconnect", "join_chat", "notify",
+                "similar_contacts", "similar_lookback_days", "similar_threshold", "similar_first"}

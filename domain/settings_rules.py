@@ -14,6 +14,7 @@ from domain.lifecycle_policy import check_lifecycle_shape
 from domain.model import RecordType
 from domain.notifications import notify_refusal, validate_notify
 from domain.settings import MAX_CHAIN, MAX_RULES, RecordTypeSettings, Settings, from_dict
+from domain.similar_settings import rule_problems, shape_problems
 
 RULE_KINDS = tuple(RuleKind)
 DEFAULT_PROFILE = "Default"
@@ -102,6 +103,7 @@ def _type_shape(raw: Any, where: str) -> list[Problem]:
         problems.append(Problem(f"{where}.view", "must be a view name or null"))
     if "watched" in raw:
         problems += _text_list(raw["watched"], f"{where}.watched")
+    problems += [Problem(f, m) for f, m in shape_problems(raw, where)]
     if "lifecycle" in raw:
         problems += [Problem(f, m) for f, m in check_lifecycle_shape(raw["lifecycle"], f"{where}.lifecycle")]
     rules = raw.get("contact_rules")
@@ -161,6 +163,7 @@ def _type_rules(rtype: RecordType, rts: RecordTypeSettings, types: Mapping[str, 
     problems += _watched(rtype, rts, where)
     problems += _lifecycle(rtype, rts, where)
     problems += _rules(rtype, rts, types, where)
+    problems += [Problem(f, m) for f, m in rule_problems(rtype, rts, where)]
     return problems
 
 

@@ -16,6 +16,7 @@ from typing import Any
 from domain.kinds import LOOKUP_TYPES
 from domain.model import Access, ChangeEvent, Record, RecordType, RoleGrant, Team, TimelineChat, User, View
 from domain.settings import OUT_OF_BOX_TYPES
+from domain.similar import IndexedCase
 from records.dataverse_caller import CallerClient, delegate_problem
 from records.dataverse_http import DataverseClient, TokenSource, odata_string
 from records.dataverse_meta import (
@@ -33,6 +34,7 @@ from records.dataverse_meta import (
     parse_views,
 )
 from records.dataverse_people import People
+from records.dataverse_resolutions import resolved_cases
 from records.dataverse_rows import column_of, display, guid, lookup_ref, to_api_value, to_record
 from records.dataverse_timeline import Timeline
 
@@ -257,6 +259,14 @@ class DataverseRecordSource:
         return await self._timeline.for_record(record.id)
 
     # -- metadata loading ---------------------------------------------------------------------------------
+
+    async def resolved_cases(self, record_type: str, fields: Sequence[str], cursor: str | None
+                             ) -> tuple[Sequence[IndexedCase], str | None]:
+        """A page of resolved cases for the similar-cases backfill (records/dataverse_resolutions.py)."""
+        if record_type != "incident":
+            return [], None  # only cases have a resolution activity to page through
+        meta = await self._require(record_type)
+        return await resolved_cases(self.client, meta, self.org_url, fields, cursor)
 
     async def _require(self, record_type: str) -> TypeMeta:
         meta = await self._type_meta(record_type)

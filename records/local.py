@@ -21,13 +21,16 @@ from domain.model import (
     User,
     View,
 )
+from domain.similar import IndexedCase, case_text, parse_when
 from records import directory_file as df
 from records.local_timeline import MemoryTimeline, TimelineRows
 
 DEMO_PATH = Path(__file__).with_name("demo-directory.json")
+RESOLVED_PAGE = 500
 
 
 class LocalRecordSource:
+    index_at_start = True  # the file is the whole history: app.py indexes its resolved cases on start
     # The directory has no admin center of its own: the settings page's role list is the only role grant.
     role_grant = RoleGrant.SETTINGS
 
@@ -176,6 +179,21 @@ class LocalRecordSource:
 
     async def timeline_chats(self, record: Record) -> Sequence[TimelineChat]:
         return await self._timeline.for_record(record.type, record.id)
+
+    async def resolved_cases(self, record_type: str, fields: Sequence[str], cursor: str | None
+                             ) -> tuple[Sequence[IndexedCase], str | None]:
+        """Rows resolved by a user (`resolvedby` lookup, `resolvedon` date), RESOLVED_PAGE at a time."""
+        start = int(cursor or 0)
+        rows = self._rows.get(record_type, [])
+        out = []
+        for row in rows[start:start + RESOLVED_PAGE]:
+            by = row.get("resolvedby")
+            if isinstance(by, dict) and by.get("type") == "systemuser" and by.get("id"):
+                values = {f: self._format(record_type, f, row.get(f)) for f in fields}
+                out.append(IndexedCase(record_type, row["id"], case_text(values, fields), str(by["id"]),
+                                       parse_when(row.get("resolvedon")), parse_when(row.get("createdon"))))
+        end = start + RESOLVED_PAGE
+        return out, (str(end) if end < len(rows) else None)
 
     def _to_record(self, record_type: str, row: dict[str, Any]) -> Record:
         rt = self._types[record_type]

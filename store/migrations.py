@@ -3,8 +3,9 @@ from __future__ import annotations
 
 from typing import Any
 
-# Each step runs once, in order. {id} is the dialect's auto-increment key column.
-STEPS: list[str] = [
+# Each step runs once, in order. {id} is the dialect's auto-increment key column. A step written as a dict gives
+# one script per dialect (for features only one database has, such as full-text search).
+STEPS: list[str | dict[str, str]] = [
     """
     CREATE TABLE connections (
         id {id}, tenant_id TEXT NOT NULL, record_type TEXT NOT NULL, record_id TEXT NOT NULL,
@@ -45,6 +46,31 @@ STEPS: list[str] = [
         last_sender TEXT NOT NULL DEFAULT '', last_message_on TEXT);
     CREATE INDEX local_timeline_by_record ON local_timeline (record_type, record_id, chat_id);
     """,
+    # AI-suggested contacts (store/similar.py): resolved cases and their full-text index, and backfill progress.
+    {
+        "sqlite": """
+        CREATE TABLE similar_cases (
+            id {id}, record_type TEXT NOT NULL, record_id TEXT NOT NULL, resolved_by TEXT NOT NULL,
+            resolved_at TEXT, created_at TEXT, indexed_at TEXT NOT NULL, UNIQUE (record_type, record_id));
+        CREATE VIRTUAL TABLE similar_text USING fts5(body, tokenize = 'porter unicode61 remove_diacritics 2');
+        CREATE VIRTUAL TABLE similar_vocab USING fts5vocab(similar_text, 'row');
+        CREATE TABLE similar_progress (
+            name TEXT PRIMARY KEY, cursor TEXT, done INTEGER NOT NULL DEFAULT 0, indexed INTEGER NOT NULL DEFAULT 0,
+            updated_at TEXT NOT NULL);
+        """,
+        "postgresql": """
+        CREATE TABLE similar_cases (
+            id {id}, record_type TEXT NOT NULL, record_id TEXT NOT NULL, resolved_by TEXT NOT NULL,
+            resolved_at TEXT, created_at TEXT, indexed_at TEXT NOT NULL, body tsvector NOT NULL,
+            UNIQUE (record_type, record_id));
+        CREATE INDEX similar_cases_body ON similar_cases USING GIN (body);
+        CREATE TABLE similar_terms (record_type TEXT NOT NULL, lexeme TEXT NOT NULL, docs INTEGER NOT NULL,
+            PRIMARY KEY (record_type, lexeme));
+        CREATE TABLE similar_progress (
+            name TEXT PRIMARY KEY, cursor TEXT, done INTEGER NOT NULL DEFAULT 0, indexed INTEGER NOT NULL DEFAULT 0,
+            updated_at TEXT NOT NULL);
+        """,
+    },
 ]
 
 _ID = {"sqlite": "INTEGER PRIMARY KEY AUTOINCREMENT", "postgresql": "BIGINT GENERATED ALWAYS AS IDENTITY PRIMARY KEY"}
@@ -66,7 +92,8 @@ async def _apply(tx: Any, dialect: str) -> int:
     row = await tx.fetchrow("SELECT MAX(version) AS v FROM schema_version")
     current = int(row["v"]) if row and row["v"] is not None else 0
     for version, step in enumerate(STEPS[current:], start=current + 1):
-        for statement in step.format(id=_ID[dialect]).split(";"):
+        script = step[dialect] if isinstance(step, dict) else step
+        for statement in script.format(id=_ID[dialect]).split(";"):
             if statement.strip():
                 await tx.execute(statement)
         await tx.execute("INSERT INTO schema_version (version) VALUES ($1)", version)

@@ -57,6 +57,7 @@ class FakeDataverse:
         self.by_set = {t.entity_set: t for t in self.tables.values()}
         self.token = token
         self.requests: list[Recorded] = []
+        self.pages = 0  # pages served with odata.maxpagesize
         self._failures: list[tuple[int, str | None]] = []
         self._refused: dict[str, set[str]] = {}
         self._forbidden: list[tuple[str, str]] = []
@@ -182,7 +183,7 @@ class FakeDataverse:
         if len(segments) > 1:
             return web.json_response(self._function(table, key, segments[1:], query))
         if request.method == "GET" and key is None:
-            return web.json_response(self._query(table, query, annotate, caller))
+            return web.json_response(self._page(request, self._query(table, query, annotate, caller)))
         if request.method == "POST" and key is None:
             return self._create(table, body or {}, request.headers.get("Prefer", ""))
         if key is None:
@@ -261,6 +262,21 @@ class FakeDataverse:
             rows = rows[:int(query["$top"])]
         return {"@odata.context": f"{API}$metadata#{table.entity_set}",
                 "value": [self._one(table, r, query, annotate, caller) for r in rows]}
+
+    def _page(self, request: web.Request, result: dict[str, Any]) -> dict[str, Any]:
+        """Server-driven paging: with `Prefer: odata.maxpagesize=N` a page holds N rows and, when more follow,
+        an absolute @odata.nextLink repeating the query with a $skiptoken (opaque to clients)."""
+        size = re.search(r"odata\.maxpagesize=(\d+)", request.headers.get("Prefer", ""))
+        if not size:
+            return result
+        start = int(request.query.get("$skiptoken", "0") or 0)
+        end = start + int(size[1])
+        rows = result["value"]
+        result["value"] = rows[start:end]
+        self.pages += 1
+        if end < len(rows):
+            result["@odata.nextLink"] = str(request.url.update_query({"$skiptoken": str(end)}))
+        return result
 
     def _property(self, table: Table, row: dict[str, Any], path: str) -> Any:
         if path.startswith("_") and path.endswith("_value"):

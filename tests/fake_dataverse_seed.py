@@ -150,6 +150,12 @@ def _system_tables() -> list[Table]:
             "sdkmessageid": a("sdkmessageid", "Lookup"), "sdkmessagefilterid": a("sdkmessagefilterid", "Lookup"),
             "eventhandler": a("eventhandler", "Lookup")}, strict=False,
             navs={"eventhandler_serviceendpoint": "eventhandler"}),
+        # Case resolutions (the activity Dataverse creates when a case is resolved): who, when, which case.
+        Table("incidentresolution", "Case Resolution", "activityid", "subject", {x.name: x for x in [
+            a("activityid", "Uniqueidentifier"), a("subject"), a("incidentid", "Lookup", targets=["incident"]),
+            a("actualend", "DateTime"), a("createdby", "Lookup", targets=["systemuser"]),
+            a("statecode", "State", options=[(0, "Open"), (1, "Completed"), (2, "Canceled")])]}, strict=False,
+              entity_set="incidentresolutions"),
         Table("sdkmessageprocessingstepimage", "Sdk Message Processing Step Image",
               "sdkmessageprocessingstepimageid", "name", {
                   "sdkmessageprocessingstepid": a("sdkmessageprocessingstepid", "Lookup")}, strict=False),
@@ -214,6 +220,13 @@ def seed_tables(data: dict[str, Any]) -> tuple[dict[str, Table], dict[str, dict[
         # Views agents never pick, which the source must leave out: a lookup view and an inactive one.
         add_view(rows, table, f"{table.display} Lookup View", [table.primary_name], 64)
         add_view(rows, table, f"Inactive {table.collection}", [table.primary_name], 0, statecode=1)
+    for case in records.get("incident", []):
+        if isinstance(case.get("resolvedby"), dict):  # the directory's resolved cases, as Dataverse records them
+            rid = stable_guid("resolution:" + case["id"].lower())
+            rows["incidentresolution"][rid] = {
+                "activityid": rid, "subject": "Case resolved", "incidentid": Ref("incident", case["id"].lower()),
+                "actualend": case.get("resolvedon"), "statecode": 1,
+                "createdby": Ref("systemuser", str(case["resolvedby"]["id"]).lower())}
     for user in data.get("users", []):
         rows["systemuser"][user["id"]] = {
             "systemuserid": user["id"], "fullname": user["name"], "internalemailaddress": user.get("email"),
@@ -234,7 +247,7 @@ def seed_tables(data: dict[str, Any]) -> tuple[dict[str, Table], dict[str, dict[
         mid = stable_guid("message:" + message)
         rows["sdkmessage"][mid] = {"sdkmessageid": mid, "name": message}
         for name, table in tables.items():
-            if table.strict and not table.virtual:
+            if (table.strict and not table.virtual) or name == "incidentresolution":  # plug-in steps allowed
                 fid = stable_guid(f"filter:{message}:{name}")
                 rows["sdkmessagefilter"][fid] = {"sdkmessagefilterid": fid, "primaryobjecttypecode": name,
                                                  "sdkmessageid": Ref("sdkmessage", mid),

@@ -64,8 +64,10 @@ async def test_steps_follow_the_settings(monkeypatch: pytest.MonkeyPatch, sqlite
         assert (await tab.call("POST", "/api/dataverse/registrations/sync", admin)).status == 202
         await until(tab, admin, "in_sync")
         case = steps(env)["connected-chats: Update of incident"]
-        # Case's lifecycle policy (issue 15, on by default) adds ownerid to the watched columns' step.
-        assert case["filteringattributes"] == "ownerid,prioritycode,statecode,statuscode"
+        # The similar-cases index (issue 16) adds the compared fields, the case lifecycle policy (issue 15, on by
+        # default) the owner; the similar-cases steps need no images.
+        assert case["filteringattributes"] == "description,ownerid,prioritycode,statecode,statuscode,title"
+        assert "connected-chats: Create of incidentresolution" in steps(env)
         # The images now also hold the primary name, so a notification can name the record.
         assert images(env, case) == [(0, "ownerid,prioritycode,statecode,statuscode,title"),
                                      (1, "ownerid,prioritycode,statecode,statuscode,title")]
@@ -82,9 +84,10 @@ async def test_steps_follow_the_settings(monkeypatch: pytest.MonkeyPatch, sqlite
         assert account["filteringattributes"] == "name,telephone1" and account["mode"] == 1
         assert images(env, account) == [(0, "name,telephone1"), (1, "name,telephone1")]
         assert await eventually(lambda: steps(env)["connected-chats: Update of incident"]["filteringattributes"]
-                                == "prioritycode")
+                                == "description,prioritycode,statecode,title")
 
-        await save(tab, admin, lambda s: s["record_types"]["incident"].update(notify=False, watched=[]))
+        await save(tab, admin, lambda s: s["record_types"]["incident"].update(notify=False, watched=[],
+                                                                             similar_contacts=False))
         assert await eventually(lambda: "connected-chats: Update of incident" not in steps(env))
         assert len(env.dv.rows("sdkmessageprocessingstepimage")) == 2  # only the account step's images remain
         await until(tab, admin, "in_sync")

@@ -22,6 +22,7 @@ from domain.ports import GatewayError
 from notify.intake import ingest
 from notify.pipeline import Notifications
 from notify.remote_context import BadPayload, Operation, parse
+from webhooks.similar_intake import RESOLUTION, SimilarIntake
 
 log = logging.getLogger(__name__)
 WEBHOOK_PATH = "/api/dataverse/webhook"
@@ -33,6 +34,7 @@ _HOST = re.compile(r"^[A-Za-z0-9.-]+(:\d+)?$")
 class Intake:
     config: Config
     notifications: Notifications
+    similar: SimilarIntake | None = None  # the similar-cases index (AI-suggested contacts)
 
 
 INTAKE = web.AppKey("dataverse_intake", Intake)
@@ -59,13 +61,22 @@ async def webhook(request: web.Request) -> web.Response:
         return web.json_response({"error": "missing or wrong webhook key"}, status=401)
     raw = await request.read()
     try:
-        op = parse(json.loads(raw.decode("utf-8-sig")), raw, truncated=SIZE_EXCEEDED in request.headers)
+        body = json.loads(raw.decode("utf-8-sig"))
+        op = parse(body, raw, truncated=SIZE_EXCEEDED in request.headers)
     except (ValueError, RecursionError) as exc:  # BadPayload, JSON and encoding errors are ValueErrors
         message = (str(exc) if isinstance(exc, BadPayload) else f"the body is not JSON: {exc}"
                    if isinstance(exc, ValueError) else "the body is nested too deeply")
         return web.json_response({"error": message}, status=400)
+    try:  # the similar-cases index first: a failure leaves nothing recorded and Dataverse retries
+        indexed = await ctx.similar.handle(body, op) if ctx.similar else None
+    except Exception:
+        log.exception("webhook for %s %s not indexed", op.entity, op.record_id)
+        return web.json_response({"error": "the change could not be indexed; try again"}, status=503)
+    if op.entity == RESOLUTION:
+        return web.json_response({"status": "indexed" if indexed == "indexed" else "ignored", "index": indexed})
     if op.message != "Update":
-        return web.json_response({"status": "ignored", "reason": f"{op.message} messages don't notify"})
+        return web.json_response({"status": "ignored", "reason": f"{op.message} messages don't notify",
+                                  "index": indexed})
     try:
         outcome = await ingest(ctx.notifications.notifier, op, _record_url(request, op))
     except GatewayError as exc:  # the record source is down: 503 makes Dataverse retry once
@@ -74,7 +85,8 @@ async def webhook(request: web.Request) -> web.Response:
     except Exception:  # the database is down: nothing was recorded, and 503 makes Dataverse retry
         log.exception("webhook for %s %s not accepted", op.entity, op.record_id)
         return web.json_response({"error": "the change could not be recorded; try again"}, status=503)
-    return web.json_response({"status": outcome.status, "reason": outcome.reason, "chats": outcome.chats})
+    return web.json_response({"status": outcome.status, "reason": outcome.reason, "chats": outcome.chats,
+                              "index": indexed})
 
 
 def _record_url(request: web.Request, op: Operation) -> str:
@@ -98,8 +110,9 @@ def install(app: web.Application) -> None:
     app.router.add_get("/api/outbox/status", outbox_status)
 
 
-def bind(app: web.Application, config: Config, notifications: Notifications) -> None:
+def bind(app: web.Application, config: Config, notifications: Notifications,
+         similar: SimilarIntake | None = None) -> None:
     """Hands over the running pipeline (from app.py's resources, which start and stop it)."""
-    app[INTAKE] = Intake(config, notifications)
+    app[INTAKE] = Intake(config, notifications, similar)
     if not config.webhook_key:
         log.warning("DATAVERSE_WEBHOOK_KEY is not set: %s refuses every call", WEBHOOK_PATH)

@@ -73,6 +73,11 @@
         reassign_message_owner: on("life_reassign_message_owner"), close_notice: on("life_close_notice"),
         close_disconnect: on("life_close_disconnect"), reopen_notice: on("life_reopen_notice"),
       },
+      similar_contacts: on("similar_contacts"),
+      similar_first: $("[data-key=similar_first]", panel).value === "true",
+      similar_lookback_days: Number($("[data-key=similar_lookback_days]", panel).value),
+      similar_threshold: Number($("[data-key=similar_threshold]", panel).value),
+      similar_fields: $$("input[data-similar]:checked", panel).map((b) => b.value),
       contact_rules: $$(".rule", panel).map((r) => {
         const kind = $("[data-key=kind]", r).value;
         const path = $("[data-key=path]", r).value.split(/[.,>\s]+/).filter(Boolean);

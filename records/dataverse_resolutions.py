@@ -1,0 +1,57 @@
+"""Resolved cases from Dataverse for the similar-cases backfill (`python -m store.reindex`).
+
+Pages through incidentresolutions (statecode 1, Completed: the activity Dataverse creates when a case is resolved;
+its createdby is who resolved it, actualend when) with server-driven paging (Prefer odata.maxpagesize, then each
+@odata.nextLink as given), and reads the cases of each page in a few $filter requests. The cursor handed back is
+the next page's link relative to the Web API root, so a stopped backfill resumes at the page it had not finished."""
+from __future__ import annotations
+
+from collections.abc import Sequence
+from typing import Any
+
+from domain.similar import IndexedCase, case_text, parse_when
+from records.dataverse_http import ANNOTATIONS, API_PATH, DataverseClient
+from records.dataverse_meta import TypeMeta
+from records.dataverse_rows import guid, to_record
+
+PAGE = 500  # resolutions per page
+CASES_PER_REQUEST = 50  # `incidentid eq ... or ...` terms per case read (keeps the URL well under 32 KB)
+FIRST = ("incidentresolutions?$select=activityid,actualend,_incidentid_value,_createdby_value"
+         "&$filter=statecode eq 1")
+
+
+async def resolved_cases(client: DataverseClient, meta: TypeMeta, org_url: str, fields: Sequence[str],
+                         cursor: str | None) -> tuple[list[IndexedCase], str | None]:
+    resp = await client.send("GET", cursor or FIRST, headers={"Prefer": f"{ANNOTATIONS},odata.maxpagesize={PAGE}"})
+    body: dict[str, Any] = resp.body if isinstance(resp.body, dict) else {}
+    page = [r for r in body.get("value") or [] if guid(str(r.get("_incidentid_value") or ""))]
+    cases = await _cases(client, meta, org_url, [str(r["_incidentid_value"]).lower() for r in page])
+    out = []
+    for row in page:
+        record = cases.get(str(row["_incidentid_value"]).lower())
+        by = str(row.get("_createdby_value") or "").lower()
+        if record is not None and by:
+            out.append(IndexedCase("incident", record.id, case_text(record.values, fields), by,
+                                   parse_when(row.get("actualend")), parse_when(record.values.get("createdon"))))
+    return out, _relative(body.get("@odata.nextLink"))
+
+
+async def _cases(client: DataverseClient, meta: TypeMeta, org_url: str, ids: list[str]) -> dict[str, Any]:
+    found = {}
+    distinct = list(dict.fromkeys(ids))
+    for start in range(0, len(distinct), CASES_PER_REQUEST):
+        part = distinct[start:start + CASES_PER_REQUEST]
+        rows = await client.get(meta.entity_set, {
+            "$select": ",".join(meta.select()),
+            "$filter": " or ".join(f"{meta.primary_id} eq {i}" for i in part)})
+        for row in (rows or {}).get("value") or []:
+            record = to_record(meta, row, org_url)
+            found[record.id] = record
+    return found
+
+
+def _relative(link: Any) -> str | None:
+    """The nextLink after /api/data/v9.2/, so it is sent to the configured organisation with our token."""
+    if not isinstance(link, str) or API_PATH not in link:
+        return None
+    return link.split(API_PATH, 1)[1]
