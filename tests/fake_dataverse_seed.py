@@ -139,9 +139,6 @@ def _system_tables() -> list[Table]:
         Table("appmodule", "Model-driven App", "appmoduleid", "name", {}, strict=False),
         Table("savedquery", "View", "savedqueryid", "name", {}, strict=False, entity_set="savedqueries"),
         Table("chat", "Teams chat", "activityid", "subject", {x.name: x for x in chat_attrs}, strict=False),
-        Table("incidentresolution", "Case Resolution", "activityid", "subject", {
-            "subject": a("subject"), "description": a("description", "Memo"), "createdon": a("createdon", "DateTime"),
-            "incidentid": a("incidentid", "Lookup", targets=["incident"])}, strict=False),
         Table("serviceendpoint", "Service Endpoint", "serviceendpointid", "name", {}, strict=False),
         Table("sdkmessage", "Sdk Message", "sdkmessageid", "name", {}, strict=False),
         Table("sdkmessagefilter", "Sdk Message Filter", "sdkmessagefilterid", "", {
@@ -153,7 +150,7 @@ def _system_tables() -> list[Table]:
         # Case resolutions (the activity Dataverse creates when a case is resolved): who, when, which case.
         Table("incidentresolution", "Case Resolution", "activityid", "subject", {x.name: x for x in [
             a("activityid", "Uniqueidentifier"), a("subject"), a("incidentid", "Lookup", targets=["incident"]),
-            a("actualend", "DateTime"), a("createdby", "Lookup", targets=["systemuser"]),
+            a("description", "Memo"), a("createdon", "DateTime"), a("actualend", "DateTime"), a("createdby", "Lookup", targets=["systemuser"]),
             a("statecode", "State", options=[(0, "Open"), (1, "Completed"), (2, "Canceled")])]}, strict=False,
               entity_set="incidentresolutions"),
         Table("sdkmessageprocessingstepimage", "Sdk Message Processing Step Image",
