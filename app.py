@@ -5,10 +5,12 @@ import asyncio
 import gc
 import logging
 from collections.abc import AsyncIterator
+from typing import Any
 
 import aiohttp
 from aiohttp import web
 
+from auth import azure_credential
 from auth.jwks import KeySet
 from auth.outgoing import ClientCredentials, ManagedIdentityToken
 from bots import collab_commands, commands, extension, lifecycle_buttons, set_command
@@ -47,6 +49,10 @@ from tabs import bind as bind_tabs
 from tabs import install as install_tabs
 from tabs.registrations_api import REGISTRATIONS
 from teams.connector import ConnectorClient, TokenSource
+from telemetry import endpoint as telemetry_endpoint
+from telemetry import logs as telemetry_logs
+from telemetry import setup as telemetry_setup
+from telemetry import watch_outbox
 from webhooks import dataverse
 from webhooks.similar_intake import SimilarIntake
 
@@ -58,12 +64,13 @@ SERVICE = web.AppKey("service", ChatService)
 CONNECTOR = web.AppKey("connector", ConnectorClient)
 ADAPTER = web.AppKey("adapter", TeamsAdapter)
 ROUTER = web.AppKey("router", Router)
+TELEMETRY = web.AppKey("telemetry", telemetry_setup.Handle)
 
 
-def open_records(config: Config) -> RecordSource:
+def open_records(config: Config, credential: Any = None) -> RecordSource:
     try:
         return open_source(config.record_source, config.public_url, config.dataverse_auth,
-                           config.dataverse_record_types)
+                           config.dataverse_record_types, credential)
     except (SourceConfigError, DirectoryError) as exc:
         raise SystemExit(f"connected-chats cannot start: {exc}") from None
 
@@ -83,7 +90,10 @@ async def _resources(app: web.Application) -> AsyncIterator[None]:
                                     connector=aiohttp.TCPConnector(limit=200, ttl_dns_cache=300))
     db = await open_database(config.database_url)
     await migrate(db)
-    records = open_records(config)
+    # Graph and Dataverse get a credential only when one is configured: on defaults nothing leaves loopback.
+    credential = azure_credential.build(config.cloud_credential, client_id=config.cloud_client_id,
+                                        tenant_id=config.app_tenant_id, secret=config.app_password)
+    records = open_records(config, credential)
     if keep := getattr(records, "keep_timeline_in", None):
         keep(SqlLocalTimeline(db))  # the local directory's timeline persists with the service's state
     # Checked in the background so a slow CRM never delays the port opening; problems are logged as warnings.
@@ -99,7 +109,7 @@ async def _resources(app: web.Application) -> AsyncIterator[None]:
         app[REGISTRATIONS] = registrations
     connector = ConnectorClient(session, _bot_tokens(config, session))
     graph = GraphGateway(config.graph_base_url, config.graph_auth, config.teams_app_catalog_id or None,
-                         config.teams_app_id or None, rsc_permissions=rsc_permissions())
+                         config.teams_app_id or None, rsc_permissions=rsc_permissions(), credential=credential)
     await graph.start()  # pays msgraph-sdk's import cost before the port opens
 
     async def announce(ref: ConversationRef, note: ContextNote) -> None:
@@ -120,18 +130,30 @@ async def _resources(app: web.Application) -> AsyncIterator[None]:
     set_command.register(router, service, notifications.notifier,
                          submit_changes=config.source_kind is SourceKind.LOCAL)
     lifecycle_buttons.register(router, service, lifecycle)
-    keys = None if config.local_mode else KeySet(session, config.openid_url)
+    keys = None if config.local_mode else KeySet(session, config.openid_url, config.key_refetch_seconds)
+    # The signing keys are fetched now, in the background: the first activity should not wait for them.
+    warm_keys = asyncio.create_task(keys.start()) if keys is not None else None
     app[SESSION], app[DB], app[SERVICE], app[CONNECTOR], app[ROUTER] = session, db, service, connector, router
     bind_tabs(app, config, session, service, connector, graph)
     dataverse.bind(app, config, notifications, SimilarIntake(records, settings, similar))
     app[ADAPTER] = TeamsAdapter(router, connector, keys, config.app_id, config.token_issuer, config.allowed_tenants)
-    if config.local_mode:
+    if config.exposed_local_mode:
+        log.warning("!!! LOCAL MODE ON %s:%s: MicrosoftAppId is empty, so activities are NOT authenticated, and "
+                    "ALLOW_UNAUTHENTICATED_BIND=1 lets anyone who reaches %s:%s make this bot act and post wherever "
+                    "an activity says. Only a trusted proxy may reach this port. !!!",
+                    config.host, config.port, config.host, config.port)
+    elif config.local_mode:
         log.warning("MicrosoftAppId is empty: local mode, incoming activities are NOT authenticated")
+    if TELEMETRY in app:
+        watch_outbox(SqlOutbox(db).depth)
+        app[TELEMETRY].start_sampling()
     # Start-up leaves ~140,000 long-lived objects (msgraph-sdk's models, templates); freezing them keeps the
     # collector from rescanning them under load (profiled: 55 ms pauses, 14 per 10 s at saturation).
     gc.collect()
     gc.freeze()
     yield
+    if warm_keys is not None:
+        warm_keys.cancel()
     checking.cancel()
     if registrations is not None:
         await registrations.close()
@@ -140,8 +162,20 @@ async def _resources(app: web.Application) -> AsyncIterator[None]:
     await graph.close()
     if close := getattr(records, "close", None):
         await close()
+    if credential is not None:
+        await credential.close()
     await session.close()
     await db.close()
+
+
+async def _telemetry(app: web.Application) -> AsyncIterator[None]:
+    config, observed = app[CONFIG], app[TELEMETRY]
+    scrape = (await telemetry_endpoint.serve(observed, config.metrics_host, config.metrics_port)
+              if config.metrics_port else None)
+    yield
+    if scrape is not None:
+        await scrape.cleanup()
+    await observed.close()
 
 
 async def _index_local(records: RecordSource, similar: SqlSimilarCases, settings: SettingsStore) -> None:
@@ -177,8 +211,15 @@ async def readyz(request: web.Request) -> web.Response:
 
 
 def create_app(config: Config) -> web.Application:
+    # Before the Application is built: the aiohttp server instrumentation wraps the class.
+    observed = telemetry_setup.start(config.telemetry)
     app = web.Application(client_max_size=1024 * 1024)
     app[CONFIG] = config
+    if observed is not None:
+        app[TELEMETRY] = observed
+        app.cleanup_ctx.append(_telemetry)
+        if config.metrics_token:
+            app.router.add_get("/metrics", telemetry_endpoint.behind_token(observed, config.metrics_token))
     app.cleanup_ctx.append(_resources)
     app.router.add_post("/api/messages", messages)
     app.router.add_get("/healthz", healthz)
@@ -189,11 +230,13 @@ def create_app(config: Config) -> web.Application:
 
 
 def main() -> None:
-    logging.basicConfig(level=logging.INFO, format="%(asctime)s %(levelname)s %(name)s: %(message)s")
     try:
         config = Config.from_env()
     except ConfigError as exc:
         raise SystemExit(f"connected-chats cannot start: {exc}") from None
+    telemetry_logs.configure(config.log_format)
+    if problem := config.bind_problem():
+        raise SystemExit(f"connected-chats refuses to start: {problem}.")
     print(f"connected-chats listening on http://{config.host}:{config.port} (bot endpoint /api/messages)",
           flush=True)
     web.run_app(create_app(config), host=config.host, port=config.port, print=None, access_log=None)

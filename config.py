@@ -1,12 +1,16 @@
 """Configuration from environment variables (names documented in the README)."""
 from __future__ import annotations
 
+import ipaddress
 import os
 from collections.abc import Mapping
 from dataclasses import dataclass, field
 from enum import StrEnum
 from pathlib import Path
 from urllib.parse import urlparse
+
+from auth.azure_credential import CloudCredential
+from telemetry.setup import Options as TelemetryOptions
 
 BF_OPENID = "https://login.botframework.com/v1/.well-known/openidconfiguration"
 BF_ISSUER = "https://api.botframework.com"
@@ -16,6 +20,7 @@ ENTRA_OPENID = "https://login.microsoftonline.com/common/v2.0/.well-known/openid
 DEFAULT_DATABASE_URL = "sqlite:///data/connected-chats.db"
 APP_TYPES = ("MultiTenant", "SingleTenant", "UserAssignedMSI")
 AUTH_MODES = ("azure", "none")
+LOG_FORMATS = ("text", "json")
 # Manifest build input -> environment variable. The bot id keeps the Bot Framework SDK's own spelling so one .env
 # serves both.
 MANIFEST_ENV = {
@@ -103,8 +108,23 @@ class Config:
     sso_audience: str = ""
     sso_openid_url: str = ENTRA_OPENID
     webhook_key: str = ""
-    webhook_header: str = ""
+    webhook_header: str = "x-teamsconnector-key"  # for HttpHeader webhook registrations (register_webhooks' default)
     dev_admin: bool = False
+    # Not read from the environment: Microsoft's SDK refetches for an unknown key id at most hourly, we at most
+    # once a minute; tests shorten it to exercise refetching without waiting.
+    key_refetch_seconds: float = 60.0
+    azure_env: bool = False  # AZURE_TENANT_ID + AZURE_CLIENT_ID + a secret, certificate or federated token file
+    managed_identity: bool = False  # USE_MANAGED_IDENTITY=1
+    azure_client_id: str = ""
+    allow_unauthenticated_bind: bool = False  # ALLOW_UNAUTHENTICATED_BIND=1: local mode on a non-loopback HOST
+    # Telemetry (off unless an exporter is configured): see telemetry/.
+    metrics_port: int = 0
+    metrics_host: str = "127.0.0.1"
+    metrics_token: str = ""
+    otlp_endpoint: str = ""
+    appinsights_connection_string: str = ""
+    log_format: str = "text"
+    service_name: str = "connected-chats"
     dataverse_endpoint_name: str = "connected-chats"  # the webhook serviceendpoint register_webhooks made
     timeline_window: float = 5.0  # seconds: at most one timeline write per chat per window (issue 14)
 
@@ -112,6 +132,52 @@ class Config:
     def local_mode(self) -> bool:
         """No app id: no token checks (Agents Playground, tests)."""
         return not self.app_id
+
+    @property
+    def telemetry(self) -> TelemetryOptions:
+        return TelemetryOptions(service_name=self.service_name,
+                                prometheus=bool(self.metrics_port or self.metrics_token),
+                                otlp_endpoint=self.otlp_endpoint, appinsights=self.appinsights_connection_string)
+
+    def _checked(self) -> Config:
+        if self.metrics_port and self.metrics_port == self.port:
+            raise ConfigError("METRICS_PORT must differ from PORT (or use METRICS_TOKEN for /metrics on PORT)")
+        if self.metrics_token and len(self.metrics_token) < 16:
+            raise ConfigError("METRICS_TOKEN must be at least 16 characters")
+        if self.otlp_endpoint and not self.otlp_endpoint.startswith(("http://", "https://")):
+            raise ConfigError("OTEL_EXPORTER_OTLP_ENDPOINT must be an http(s):// URL (OTLP over HTTP)")
+        return self
+
+    @property
+    def exposed_local_mode(self) -> bool:
+        """Local mode (no token checks) listening beyond loopback: anyone reaching the port could make the bot act."""
+        return self.local_mode and not _is_loopback(self.host)
+
+    def bind_problem(self) -> str:
+        """Why the service must not start with this configuration ('' when it may)."""
+        if self.exposed_local_mode and not self.allow_unauthenticated_bind:
+            return (f"MicrosoftAppId is empty (local mode: activities are not authenticated) and HOST={self.host} "
+                    "is not a loopback address; set MicrosoftAppId, use HOST=127.0.0.1, or set "
+                    "ALLOW_UNAUTHENTICATED_BIND=1 if a trusted proxy alone can reach this port")
+        return ""
+
+    @property
+    def cloud_credential(self) -> CloudCredential:
+        """Which credential Graph and Dataverse use; NONE (the default) means no cloud call is ever made."""
+        if self.azure_env:
+            return CloudCredential.ENVIRONMENT
+        if self.managed_identity or (self.app_id and self.app_type == "UserAssignedMSI"):
+            return CloudCredential.MANAGED_IDENTITY
+        if self.app_id and self.app_password and self.app_tenant_id:
+            return CloudCredential.BOT
+        return CloudCredential.NONE
+
+    @property
+    def cloud_client_id(self) -> str:
+        """The client id of the managed identity or app registration behind cloud_credential."""
+        if self.cloud_credential is CloudCredential.MANAGED_IDENTITY and not self.managed_identity:
+            return self.app_id  # MicrosoftAppType=UserAssignedMSI: the bot's own identity
+        return self.azure_client_id if self.cloud_credential is not CloudCredential.BOT else self.app_id
 
     @property
     def source_kind(self) -> SourceKind:
@@ -157,8 +223,43 @@ class Config:
             teams_app_id=get("TEAMS_APP_ID"), teams_app_catalog_id=get("TEAMS_APP_CATALOG_ID"),
             sso_client_id=get("SSO_CLIENT_ID") or get("MicrosoftAppId"), sso_audience=get("SSO_AUDIENCE"),
             sso_openid_url=get("SSO_OPENID_CONFIG_URL", ENTRA_OPENID),
-            webhook_key=get("DATAVERSE_WEBHOOK_KEY"), webhook_header=get("DATAVERSE_WEBHOOK_HEADER"),
+            webhook_key=get("DATAVERSE_WEBHOOK_KEY"),
+            webhook_header=get("DATAVERSE_WEBHOOK_HEADER", cls.webhook_header),
             dev_admin=get("DEV_LOCAL_ADMIN").lower() in ("1", "true", "yes"),
+            azure_env=bool(get("AZURE_TENANT_ID") and get("AZURE_CLIENT_ID") and (
+                get("AZURE_CLIENT_SECRET") or get("AZURE_CLIENT_CERTIFICATE_PATH")
+                or get("AZURE_FEDERATED_TOKEN_FILE"))),
+            managed_identity=_flag("USE_MANAGED_IDENTITY", get("USE_MANAGED_IDENTITY")),
+            azure_client_id=get("AZURE_CLIENT_ID"),
+            allow_unauthenticated_bind=_flag("ALLOW_UNAUTHENTICATED_BIND", get("ALLOW_UNAUTHENTICATED_BIND")),
+            metrics_port=_metrics_port(get("METRICS_PORT", "0")), metrics_host=get("METRICS_HOST", "127.0.0.1"),
+            metrics_token=get("METRICS_TOKEN"), otlp_endpoint=get("OTEL_EXPORTER_OTLP_ENDPOINT"),
+            appinsights_connection_string=get("APPLICATIONINSIGHTS_CONNECTION_STRING"),
+            log_format=_choice("LOG_FORMAT", get("LOG_FORMAT", "text").lower(), LOG_FORMATS),
+            service_name=get("OTEL_SERVICE_NAME", cls.service_name),
             timeline_window=_seconds("TIMELINE_ACTIVITY_WINDOW", get("TIMELINE_ACTIVITY_WINDOW", "5")),
             dataverse_endpoint_name=get("DATAVERSE_ENDPOINT_NAME", "connected-chats"),
-        )
+        )._checked()
+
+
+def _flag(name: str, value: str) -> bool:
+    if value.lower() in ("1", "true", "yes", "on"):
+        return True
+    if value.lower() in ("", "0", "false", "no", "off"):
+        return False
+    raise ConfigError(f"{name} {value!r}: expected 1/true/yes or 0/false/no")
+
+
+def _is_loopback(host: str) -> bool:
+    if host.lower() in ("localhost", "localhost.localdomain"):
+        return True
+    try:
+        return ipaddress.ip_address(host.strip("[]")).is_loopback
+    except ValueError:
+        return False  # a name: it may resolve to anything
+
+
+def _metrics_port(value: str) -> int:
+    if not value.isdigit() or int(value) > 65535:
+        raise ConfigError(f"METRICS_PORT {value!r}: expected a number from 1 to 65535 (or nothing: off)")
+    return int(value)

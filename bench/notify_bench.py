@@ -4,6 +4,7 @@ the service's CPU, duplicates and losses. A second run SIGKILLs the service midw
 
     python -m bench.notify_bench --records 200 --chats 5             # SQLite
     python -m bench.notify_bench --database postgresql://postgres@127.0.0.1:5432/test
+    python -m bench.notify_bench --database postgresql://... --replicas 2 --no-kill   # webhooks spread over two
 
 Teams allows about 50 posts/s per tenant, so one tenant's N*K messages take at least N*K/50 s; --tenants spreads
 the chats over more tenants. Webhooks that fail (the service is down) are retried, as Dataverse does."""
@@ -46,6 +47,7 @@ class Connector:
     """Fake Bot Connector: records which card title reached which conversation, and when."""
     expected: int = 0
     arrivals: list[tuple[str, str, float]] = field(default_factory=list)
+    by_tenant: dict[str, list[float]] = field(default_factory=dict)
     unique: set[tuple[str, str]] = field(default_factory=set)
     complete: asyncio.Event = field(default_factory=asyncio.Event)
     url: str = ""
@@ -55,7 +57,9 @@ class Connector:
         body = await request.json()
         card = body["attachments"][0]["content"]
         key = (request.match_info["conv"], card["body"][0]["inlines"][0]["text"])
-        self.arrivals.append((*key, time.monotonic()))
+        now = time.monotonic()
+        self.arrivals.append((*key, now))
+        self.by_tenant.setdefault(str((body.get("conversation") or {}).get("tenantId", "")), []).append(now)
         self.unique.add(key)
         if len(self.unique) >= self.expected:
             self.complete.set()
@@ -196,6 +200,11 @@ async def run(args: argparse.Namespace, kill: bool) -> dict[str, Any]:
                GRAPH_AUTH="none")
     service = Service(env, scratch / "service.log")
     await service.start()
+    # More replicas on the same database (PostgreSQL): webhooks are spread over them round-robin.
+    others = [Service(dict(env, PORT=str(free_port())), scratch / f"service-{n}.log") for n in range(1, args.replicas)]
+    for other in others:
+        await other.start()
+    ports = [env["PORT"], *(o.env["PORT"] for o in others)]
     accepted: dict[int, float] = {}
     latencies: list[float] = []
     killed = asyncio.Event()
@@ -204,7 +213,7 @@ async def run(args: argparse.Namespace, kill: bool) -> dict[str, Any]:
         if args.rate > 0:  # an offered load, like a CRM's stream of updates, rather than a flood
             await asyncio.sleep(max(0.0, started + i / args.rate - time.monotonic()))
         async with gate:
-            latency, at = await _send(http, env["PORT"], _body(i))
+            latency, at = await _send(http, ports[i % len(ports)], _body(i))
             latencies.append(latency)
             accepted[i] = at
             if kill and len(accepted) == args.records // 2 and not killed.is_set():
@@ -220,10 +229,26 @@ async def run(args: argparse.Namespace, kill: bool) -> dict[str, Any]:
         await asyncio.wait_for(connector.complete.wait(), args.wait)
     await asyncio.sleep(1.0)  # anything doubled late still shows up
     service.stop()
+    for other in others:
+        other.stop()
+        service.cpu += other.cpu
+        service.rss = max(service.rss, other.rss)
     if connector.runner:
         await connector.runner.cleanup()
     await _drop(args.database, database)
-    return _report(args, kill, started, accepted, latencies, connector.arrivals, service)
+    report = _report(args, kill, started, accepted, latencies, connector.arrivals, service)
+    report["peak_tenant_per_s"] = max((busiest_second(t) for t in connector.by_tenant.values()), default=0)
+    return report
+
+
+def busiest_second(times: list[float]) -> int:
+    """The most posts to one tenant within any one-second window (Teams allows about 50)."""
+    times, best, first = sorted(times), 0, 0
+    for last, at in enumerate(times):
+        while at - times[first] >= 1.0:
+            first += 1
+        best = max(best, last - first + 1)
+    return best
 
 
 def _report(args: argparse.Namespace, kill: bool, started: float, accepted: dict[int, float], latencies: list[float],
@@ -238,6 +263,7 @@ def _report(args: argparse.Namespace, kill: bool, started: float, accepted: dict
     ms = sorted(x * 1000 for x in latencies)
     return {
         "run": "kill -9 + restart midway" if kill else "steady", "database": args.database.split(":")[0],
+        "replicas": args.replicas,
         "webhooks": args.records, "offered_per_s": args.rate or "flood", "chats_each": args.chats,
         "messages": len(wanted), "accept_p50_ms": _pct(ms, 50), "accept_p99_ms": _pct(ms, 99),
         "delivery_p50_s": _pct(delays, 50), "delivery_p99_s": _pct(delays, 99),
@@ -285,7 +311,10 @@ def main() -> None:
     parser.add_argument("--database", default="sqlite", help="sqlite, or a PostgreSQL URL to create a database on")
     parser.add_argument("--wait", type=float, default=120.0, help="seconds to wait for every message")
     parser.add_argument("--no-kill", action="store_true", help="skip the kill -9 run")
+    parser.add_argument("--replicas", type=int, default=1, help="services on the same database (PostgreSQL)")
     args = parser.parse_args()
+    if args.replicas > 1 and args.database == "sqlite":
+        parser.error("--replicas needs --database postgresql://... (SQLite is for one process)")
     rows = [asyncio.run(run(args, kill=False))]
     if not args.no_kill:
         rows.append(asyncio.run(run(args, kill=True)))

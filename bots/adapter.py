@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import json
 import logging
+import time
 from typing import Any
 
 from aiohttp import web
@@ -18,7 +19,8 @@ from botbuilder.schema import (
     ResourceResponse,
 )
 
-from auth.jwks import Expectation, InvalidToken, KeySet
+import telemetry
+from auth.jwks import Expectation, InvalidToken, KeySet, Refusal
 from bots.parsing import strip_bot_mention
 from bots.router import Router
 from bots.turn import Mention, Reply, Turn
@@ -28,6 +30,12 @@ from teams.connector import ConnectorClient, envelope
 log = logging.getLogger(__name__)
 MAX_BODY = 512 * 1024
 _TURN_KEY = "connected_chats.turn"
+# What a request learned, for telemetry (TeamsAdapter.handle reads them once the answer is known).
+_REQ_TURN = web.RequestKey("connected_chats.turn", Turn)
+_OUTCOME_KEY = web.RequestKey("connected_chats.outcome", str)
+_KIND_KEY = web.RequestKey("connected_chats.kind", str)
+KINDS = frozenset({"message", "invoke", "conversationUpdate", "installationUpdate", "messageReaction", "event"})
+_OUTCOMES = {200: "ok", 400: "bad_request", 401: "refused", 403: "forbidden", 413: "bad_request"}
 
 
 class _Adapter(BotAdapter):
@@ -158,12 +166,28 @@ class TeamsAdapter:
     def __init__(self, router: Router, connector: ConnectorClient, keys: KeySet | None, app_id: str,
                  issuer: str, allowed_tenants: frozenset[str]) -> None:
         self._adapter = _Adapter(connector)
+        self._router = router
         self._bot = _Dispatcher(router, connector)
         self._keys = keys
         self._expect = Expectation(issuers=(issuer,), audiences=(app_id,))
         self._allowed = allowed_tenants
 
     async def handle(self, request: web.Request) -> web.Response:
+        if not telemetry.S.on:
+            return await self._handle(request)
+        began = time.perf_counter()
+        with telemetry.span("teams.turn") as current:
+            response = await self._handle(request)
+            turn = request.get(_REQ_TURN)
+            kind = request.get(_KIND_KEY, "other")  # set once the body is known to be an activity
+            command = self._router.label(turn) if turn else ""
+            outcome = request.get(_OUTCOME_KEY) or _OUTCOMES.get(response.status, "error")
+            telemetry.annotate(current, **{"cc.turn.kind": kind, "cc.turn.command": command,
+                                           "cc.turn.outcome": outcome, "http.response.status_code": response.status})
+        telemetry.turn(kind, command, outcome, time.perf_counter() - began)
+        return response
+
+    async def _handle(self, request: web.Request) -> web.Response:
         if request.content_length and request.content_length > MAX_BODY:
             response = _error(413, "activity too large")
             response.force_close()  # don't wait for a body we will never read
@@ -175,20 +199,28 @@ class TeamsAdapter:
         problem = _missing(raw)
         if problem:
             return _error(400, problem)
+        telemetry.ACTIVITY_ID.set(str(raw.get("id") or "")[:128])  # for log correlation (LOG_FORMAT=json)
+        if telemetry.S.on:
+            request[_KIND_KEY] = raw["type"] if raw["type"] in KINDS else "other"
         if self._keys is not None:
             try:
                 claims = await self._keys.validate(request.headers.get("Authorization"), self._expect,
                                                    raw.get("channelId"))
+                # As botframework-connector's ChannelValidation: the token must name the serviceUrl the bot
+                # will send its own credentials to; a missing or empty claim is a refusal, never a match.
+                if claims.get("serviceurl") != raw["serviceUrl"]:
+                    raise InvalidToken("serviceurl claim missing or not the activity's", Refusal.SERVICE_URL)
             except InvalidToken as exc:
-                log.info("refused activity: %s", exc)
-                return _error(401, "unauthorized")
-            if claims.get("serviceurl", claims.get("serviceUrl", raw["serviceUrl"])) != raw["serviceUrl"]:
+                # The reason only: the details quote what the sender chose (key ids, issuers).
+                log.info("refused activity: %s", exc.reason)
+                telemetry.token_refused(exc.reason)
                 return _error(401, "unauthorized")
         try:
             activity = _activity(raw)
         except (TypeError, ValueError, AttributeError):
             return _error(400, "the activity could not be read")
         turn = _turn(activity, raw)
+        request[_REQ_TURN] = turn
         if self._allowed and turn.ctx.tenant_id not in self._allowed:
             return _error(403, "this tenant is not allowed to use this bot")
         context = TurnContext(self._adapter, activity)
@@ -197,6 +229,7 @@ class TeamsAdapter:
             await self._adapter.run_pipeline(context, self._bot.on_turn)
         except Exception:
             log.exception("turn failed (activity %s)", activity.id)
+            request[_OUTCOME_KEY] = "error"
             return await self._failed(context, turn)
         return _answer(context, turn)
 

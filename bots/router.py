@@ -59,6 +59,23 @@ class Router:
         """Conversation and installation updates, and any message (for timeline sync)."""
         self.events.append(handler)
 
+    def label(self, turn: Turn) -> str:
+        """The command, verb or invoke a turn asked for, for telemetry: only names this router knows (a sender's
+        own words never become a label)."""
+        if turn.kind == "invoke":
+            if turn.name == "adaptiveCard/action":
+                verb = ((turn.value or {}).get("action") or {}).get("verb")
+                return f"verb:{verb}" if verb in self.verbs else "verb:unknown"
+            return turn.name if turn.name in self.invokes else "invoke:other"
+        if turn.kind != "message":
+            return ""
+        if turn.value and isinstance(turn.value.get("verb"), str):
+            return f"verb:{turn.value['verb']}" if turn.value["verb"] in self.verbs else "verb:unknown"
+        if not turn.text:
+            return ""
+        name, _ = split_command(turn.text)
+        return name if name in self.commands else "unknown"
+
     async def handle(self, turn: Turn) -> Answer:
         answer = Answer()
         for handler in self.events:

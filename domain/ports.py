@@ -124,6 +124,12 @@ class Outbox(Protocol):
     async def counts(self) -> dict[str, Any]: ...
     async def purge(self, now: datetime) -> int: ...
 
+    @property
+    def shared_pace(self) -> bool:
+        """Whether replicas share one per-tenant send pace through tenant_slot."""
+    async def tenant_slot(self, tenant_id: str, delay: float, spacing: float, hold: float) -> tuple[bool, float]:
+        """Reserve the tenant's next send moment across replicas: (reserved, seconds until it)."""
+
 
 class ChatGateway(Protocol):
     """Microsoft Graph, as far as chats, people and presence go."""

@@ -47,6 +47,8 @@ from msgraph.graph_request_adapter import options as msgraph_options
 from msgraph_core import GraphClientFactory
 from msgraph_core.middleware import GraphTelemetryHandler
 
+import telemetry
+from auth.azure_credential import NOT_CONFIGURED
 from domain.ports import GatewayError
 from graph import policy
 from graph.policy import GraphError
@@ -62,10 +64,12 @@ class GraphGateway:
 
     def __init__(self, base_url: str, auth: str, app_catalog_id: str | None, manifest_app_id: str | None, *,
                  budget: float = 4.0, attempts: int = 3,
-                 rsc_permissions: Sequence[Mapping[str, str]] = ()) -> None:
+                 rsc_permissions: Sequence[Mapping[str, str]] = (), credential: Any = None) -> None:
         """`budget`: seconds one call may take in all, retries included (Teams wants an invoke answered in about
         5 s). `attempts`: tries per request on 429/503/504. `rsc_permissions`: the manifest's
-        authorization.permissions.resourceSpecific entries ({"name", "type"}), consented when installing."""
+        authorization.permissions.resourceSpecific entries ({"name", "type"}), consented when installing.
+        `credential`: the azure-identity credential for auth "azure"; without one Graph is not configured, the
+        gateway makes no request and every call answers NOT_CONFIGURED."""
         if auth not in ("azure", "none"):
             raise ValueError(f"GRAPH_AUTH must be 'azure' or 'none', not {auth!r}")
         if not 1 <= attempts <= RetryHandlerOption.MAX_MAX_RETRIES + 1:
@@ -82,7 +86,8 @@ class GraphGateway:
         self._bind = policy.bind_root(self.base_url)
         self._catalog_lock = asyncio.Lock()
         self._http: httpx.AsyncClient | None = None
-        self._credential: Any = None
+        self._credential: Any = credential if auth == "azure" else None
+        self.configured = auth == "none" or credential is not None
         self._client: GraphServiceClient | None = None
         self._token_task: asyncio.Task[None] | None = None
         self.startup_seconds = 0.0
@@ -92,6 +97,9 @@ class GraphGateway:
     async def start(self) -> None:
         """Build the client once and warm the SDK's lazy imports, so no agent's command pays for them."""
         if self._client is not None:
+            return
+        if not self.configured:
+            log.info("Microsoft Graph is not configured (no AZURE_* settings): Graph-backed commands will say so")
             return
         began = time.perf_counter()
         self._http = httpx.AsyncClient(base_url=self.base_url, timeout=httpx.Timeout(30.0, connect=10.0),
@@ -117,21 +125,11 @@ class GraphGateway:
             self._token_task = None
         if self._http is not None:
             await self._http.aclose()
-        if self._credential is not None:
-            await self._credential.close()
-        self._http = self._client = self._credential = None
+        self._http = self._client = None  # the credential belongs to whoever made it (app.py closes it)
 
     def _auth_provider(self) -> AuthenticationProvider:
         if self.auth == "none":
             return AnonymousAuthenticationProvider()  # local emulators and tests: no Authorization header
-        from azure.identity.aio import DefaultAzureCredential
-
-        # AZURE_TENANT_ID + AZURE_CLIENT_ID + AZURE_CLIENT_SECRET or AZURE_CLIENT_CERTIFICATE_PATH, workload
-        # identity, or a managed identity. Developer sign-ins (CLI, VS Code...) would give delegated tokens.
-        self._credential = DefaultAzureCredential(
-            exclude_cli_credential=True, exclude_developer_cli_credential=True,
-            exclude_powershell_credential=True, exclude_visual_studio_code_credential=True,
-            exclude_shared_token_cache_credential=True)
         host = urlsplit(self.base_url).hostname or ""
         return AzureIdentityAuthenticationProvider(self._credential, scopes=[policy.token_scope(self.base_url)],
                                                    allowed_hosts=[host])
@@ -171,9 +169,12 @@ class GraphGateway:
     @contextlib.asynccontextmanager
     async def _call(self, action: str, permission: str, maybe_done: bool = False) -> AsyncIterator[None]:
         """Run Graph calls within the budget and turn every failure into a GraphError a user can read."""
+        if not self.configured:
+            raise GraphError(NOT_CONFIGURED)
         if self._client is None:
             await self.start()
         with contextlib.ExitStack() as stack:
+            stack.enter_context(telemetry.span("graph.call", {"cc.graph.permission": permission}))
             if policy.remaining() is None:
                 stack.enter_context(policy.budget(self.budget))
             left = max(0.0, policy.remaining() or 0.0)

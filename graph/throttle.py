@@ -5,6 +5,7 @@ import httpx
 from kiota_http.middleware import RetryHandler
 from kiota_http.middleware.options import RetryHandlerOption
 
+import telemetry
 from graph import policy
 
 
@@ -25,6 +26,8 @@ class BudgetRetryHandler(RetryHandler):
     def should_retry(self, request: httpx.Request, options: RetryHandlerOption, response: httpx.Response) -> bool:
         # A POST that timed out at Graph's front door may have happened: creating the chat twice is worse than
         # asking the user to try again.
+        if response.status_code in (429, 503):
+            telemetry.cloud_throttled("graph", response.status_code)
         if response.status_code == 504 and request.method == "POST":
             return False
         return super().should_retry(request, options, response)

@@ -11,6 +11,9 @@ CONVERSATION = ((1.0, 7), (2.0, 8), (30.0, 60), (3600.0, 1800))
 # flight at any instant, and each one in flight is a message a crash could repeat.
 TENANT = ((1.0, 50), (0.02, 1))
 MARGIN = 0.05  # added to each window (5% for windows under a second): the connector sees our posts jittered
+# Replicas on one PostgreSQL space a tenant's posts this far apart between them (notify.worker, SqlOutbox.tenant_slot):
+# the same 50 per 1.05 s the tenant window allows one process.
+SHARED_SPACING = (1.0 + MARGIN) / 50
 
 
 class Window:

@@ -19,6 +19,7 @@ from dataclasses import dataclass, field
 from datetime import UTC, datetime, timedelta
 from typing import Any, TypeVar
 
+import telemetry
 from cards.render import render
 from domain.model import ConversationRef
 from domain.notifications import coalesce
@@ -26,7 +27,7 @@ from domain.ports import ConnectionStore, DeliveryError, Messenger, Outbox
 from notify import lifecycle as life
 from notify.claims import POST_TIMEOUT, RENEW_EVERY, Claims, Row
 from notify.notifier import from_payload
-from notify.pacing import Pacer
+from notify.pacing import SHARED_SPACING, Pacer
 
 log = logging.getLogger(__name__)
 T = TypeVar("T")
@@ -193,6 +194,12 @@ class DeliveryWorker:
         at = self.pacer.slot(tenant, chat, now)
         if at - now > HOLD_MAX:
             return _Ready("defer", wait=at - now)
+        if self.outbox.shared_pace:  # the tenant's pace is shared with the other replicas, in the database
+            reserved, wait = await self.outbox.tenant_slot(tenant, at - now, SHARED_SPACING, HOLD_MAX)
+            now = time.monotonic()
+            if not reserved:
+                return _Ready("defer", wait=wait)
+            at = now + wait
         self.pacer.take(tenant, chat, at)
         if at > now and not await self._pause(at - now):
             return _Ready("defer")
@@ -264,16 +271,20 @@ class DeliveryWorker:
                 await self._act(group, _Ready("defer"))
                 return
             self.stats.posts += 1
-            try:
-                async with asyncio.timeout(POST_TIMEOUT):
-                    await self.messenger.post(ref, card)
-            except DeliveryError as exc:
-                await self._failed(group, exc)
-                return
-            except TimeoutError:
-                await self._failed(group, DeliveryError(504, f"no answer within {POST_TIMEOUT:.0f} s"))
-                return
-            await self._record_done(group)
+            with telemetry.span("outbox.deliver", {"cc.tenant": ref.tenant_id, "cc.items": len(group)}) as current:
+                try:
+                    async with asyncio.timeout(POST_TIMEOUT):
+                        await self.messenger.post(ref, card)
+                except DeliveryError as exc:
+                    telemetry.annotate(current, **{"cc.outcome": "failed", "http.response.status_code": exc.status})
+                    await self._failed(group, exc)
+                    return
+                except TimeoutError:
+                    telemetry.annotate(current, **{"cc.outcome": "timeout"})
+                    await self._failed(group, DeliveryError(504, f"no answer within {POST_TIMEOUT:.0f} s"))
+                    return
+                telemetry.annotate(current, **{"cc.outcome": "delivered"})
+                await self._record_done(group)
         self.stats.delivered += len(group)
 
     async def _record_done(self, group: list[Row]) -> None:

@@ -4,7 +4,7 @@
   local:<path>                           the JSON directory file (local:  alone = the demo directory)
   https://<org>.crm.dynamics.com         Dataverse Web API v9.2 (also written dataverse:<url>)
 For Dataverse:
-  auth         DATAVERSE_AUTH: azure (default: azure-identity DefaultAzureCredential, scope <org>/.default) or none
+  auth         DATAVERSE_AUTH: azure (default: the configured azure-identity credential, scope <org>/.default) or none
                (no token; only then may the URL be plain http://127.0.0.1:<port>, for emulators/tests)
   extra_types  DATAVERSE_RECORD_TYPES: table logical names to offer besides the out-of-box ones
 """
@@ -12,6 +12,7 @@ from __future__ import annotations
 
 from collections.abc import Sequence
 from pathlib import Path
+from typing import Any
 from urllib.parse import urlparse
 
 from domain.ports import RecordSource
@@ -24,7 +25,10 @@ class SourceConfigError(ValueError):
     """RECORD_SOURCE or DATAVERSE_* cannot be used; the message says what to write instead."""
 
 
-def open_source(spec: str, public_url: str, auth: str = "azure", extra_types: Sequence[str] = ()) -> RecordSource:
+def open_source(spec: str, public_url: str, auth: str = "azure", extra_types: Sequence[str] = (),
+                credential: Any = None) -> RecordSource:
+    """`credential`: the azure-identity credential for auth "azure" (app.py builds it from the configuration);
+    without one, only AZURE_* environment credentials are tried, never a managed identity."""
     spec = spec.strip()
     if spec == "local" or spec.startswith("local:"):
         from records.local import DEMO_PATH, LocalRecordSource
@@ -34,16 +38,17 @@ def open_source(spec: str, public_url: str, auth: str = "azure", extra_types: Se
     if not url.startswith(("https://", "http://")):
         raise SourceConfigError(f"RECORD_SOURCE {spec!r}: expected local:<path to directory JSON>, "
                                 "https://<org>.crm.dynamics.com or dataverse:<url>")
-    return open_dataverse(url, auth, extra_types)
+    return open_dataverse(url, auth, extra_types, credential)
 
 
-def open_dataverse(url: str, auth: str = "azure", extra_types: Sequence[str] = ()) -> RecordSource:
+def open_dataverse(url: str, auth: str = "azure", extra_types: Sequence[str] = (),
+                   credential: Any = None) -> RecordSource:
     from records.dataverse import DataverseRecordSource
     from records.dataverse_http import AzureToken
 
     org = check_org_url(url, auth)
     types = list(dict.fromkeys([*OUT_OF_BOX_TYPES, *extra_types]))
-    return DataverseRecordSource(org, AzureToken(org) if auth == "azure" else None, types)
+    return DataverseRecordSource(org, AzureToken(org, credential) if auth == "azure" else None, types)
 
 
 def check_org_url(url: str, auth: str = "azure") -> str:

@@ -15,6 +15,7 @@ from typing import Any
 
 import aiohttp
 
+import telemetry
 from domain.ports import GatewayError
 
 log = logging.getLogger(__name__)
@@ -45,7 +46,8 @@ class Response:
 class AzureToken:
     """An Entra ID token for `<org>/.default` from azure-identity, cached until shortly before it expires.
 
-    DefaultAzureCredential covers client secret and certificate (AZURE_* variables) and managed identity.
+    The credential comes from auth.azure_credential; without one, AZURE_* environment credentials only (a
+    managed identity is never probed unless configured).
     """
 
     REFRESH_MARGIN = 300.0
@@ -53,6 +55,7 @@ class AzureToken:
     def __init__(self, org_url: str, credential: Any = None) -> None:
         self.scope = org_url.rstrip("/") + "/.default"
         self._credential = credential
+        self._owned = credential is None  # a credential given to us is closed by its owner
         self._token: str | None = None
         self._expires = 0.0
         self._lock = asyncio.Lock()
@@ -61,8 +64,8 @@ class AzureToken:
         async with self._lock:
             if self._token is None or time.time() >= self._expires - self.REFRESH_MARGIN:
                 if self._credential is None:
-                    from azure.identity.aio import DefaultAzureCredential
-                    self._credential = DefaultAzureCredential()
+                    from auth.azure_credential import CloudCredential, build
+                    self._credential = build(CloudCredential.ENVIRONMENT)
                 token = await self._credential.get_token(self.scope)
                 self._token, self._expires = token.token, float(token.expires_on)
             return self._token
@@ -71,7 +74,7 @@ class AzureToken:
         self._token = None
 
     async def close(self) -> None:
-        if self._credential is not None and hasattr(self._credential, "close"):
+        if self._owned and self._credential is not None and hasattr(self._credential, "close"):
             await self._credential.close()
 
 
@@ -120,6 +123,8 @@ class DataverseClient:
                 refreshed = True
                 attempt -= 1
                 continue
+            if resp.status == THROTTLED:
+                telemetry.cloud_throttled("dataverse", resp.status)
             if self._retryable(method, resp.status):
                 wait = self._wait(resp, attempt)
                 if attempt >= self._max_attempts or wait > self._max_wait:

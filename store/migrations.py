@@ -71,6 +71,10 @@ STEPS: list[str | dict[str, str]] = [
             updated_at TEXT NOT NULL);
         """,
     },
+    # Replicas on one PostgreSQL share each tenant's send pace: the next free send moment per tenant (epoch s).
+    """
+    CREATE TABLE tenant_pace (tenant_id TEXT PRIMARY KEY, next_at DOUBLE PRECISION NOT NULL);
+    """,
 ]
 
 _ID = {"sqlite": "INTEGER PRIMARY KEY AUTOINCREMENT", "postgresql": "BIGINT GENERATED ALWAYS AS IDENTITY PRIMARY KEY"}

@@ -33,6 +33,7 @@ class SqlOutbox:
     def __init__(self, db: Database, lease: timedelta = LEASE) -> None:
         self._db = db
         self.lease = lease
+        self._paced: set[str] = set()  # tenants whose tenant_pace row is known to exist
 
     async def accept(self, dedupe_key: str, items: Sequence[dict[str, Any]]) -> bool:
         """Inbox row and one outbox row per item in one transaction; False (and nothing added) for a duplicate."""
@@ -152,6 +153,42 @@ class SqlOutbox:
         oldest = next((r["oldest"] for r in rows if r["state"] == "pending"), None)
         age = (datetime.now(UTC) - datetime.fromisoformat(oldest)).total_seconds() if oldest else 0.0
         out["oldest_pending_seconds"] = round(max(0.0, age), 3)
+        return out
+
+    @property
+    def shared_pace(self) -> bool:
+        """PostgreSQL: every replica draws on one per-tenant send pace (tenant_slot). SQLite has one process."""
+        return self._db.dialect == "postgresql"
+
+    async def tenant_slot(self, tenant_id: str, delay: float, spacing: float, hold: float) -> tuple[bool, float]:
+        """Reserve the tenant's next send moment, shared by all replicas: at least `delay` s from now and `spacing`
+        s after the last moment any replica reserved. (True, seconds until it), or (False, seconds until the first
+        free moment) when that lies more than `hold` s ahead, reserving nothing. The database's clock decides."""
+        if tenant_id not in self._paced:
+            await self._db.execute("INSERT INTO tenant_pace (tenant_id, next_at) VALUES ($1, 0) "
+                                   "ON CONFLICT (tenant_id) DO NOTHING", tenant_id)
+            self._paced.add(tenant_id)
+        row = await self._db.fetchrow(
+            "WITH t AS (SELECT extract(epoch FROM clock_timestamp())::float8 AS now) "
+            "UPDATE tenant_pace p SET next_at = GREATEST(p.next_at, t.now + $2) + $3 FROM t "
+            "WHERE p.tenant_id = $1 AND GREATEST(p.next_at, t.now + $2) - t.now <= $4 "
+            "RETURNING p.next_at - $3 - t.now AS wait", tenant_id, delay, spacing, hold)
+        if row is not None:
+            return True, max(0.0, float(row["wait"]))
+        row = await self._db.fetchrow(
+            "SELECT GREATEST(next_at, extract(epoch FROM clock_timestamp())::float8 + $2) "
+            "- extract(epoch FROM clock_timestamp())::float8 AS wait FROM tenant_pace WHERE tenant_id = $1",
+            tenant_id, delay)
+        return False, float(row["wait"]) if row else delay
+
+    async def depth(self) -> dict[str, tuple[int, float]]:
+        """Items and the oldest item's age in seconds, per state (for the outbox metrics)."""
+        rows = await self._db.fetch("SELECT state, COUNT(*) AS n, MIN(created_at) AS oldest FROM outbox "
+                                    "GROUP BY state")
+        now, out = datetime.now(UTC), dict.fromkeys(STATES, (0, 0.0))
+        for r in rows:
+            age = (now - datetime.fromisoformat(r["oldest"])).total_seconds() if r["oldest"] else 0.0
+            out[r["state"]] = (int(r["n"]), round(max(0.0, age), 3))
         return out
 
     async def items(self, state: str, limit: int = 100) -> list[Row]:

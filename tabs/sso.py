@@ -15,6 +15,7 @@ import aiohttp
 import jwt
 from aiohttp import web
 
+import telemetry
 from auth.jwks import Expectation, InvalidToken, KeySet, any_of
 from config import Config
 from domain import rules
@@ -89,7 +90,8 @@ class Authenticator:
         try:
             claims = await self._keys.validate(authorization, Expectation(issuers, self._audiences, LEEWAY))
         except InvalidToken as exc:
-            log.info("tab token refused: %s", exc)
+            log.info("tab token refused: %s", exc.reason)  # the reason only: details quote the sender's token
+            telemetry.token_refused(exc.reason)
             raise AuthError(401, "your sign-in token is not valid here; sign in again") from None
         if str(claims.get("tid", "")).lower() != tenant or not isinstance(claims.get("oid"), str):
             raise AuthError(401, "the sign-in token has no user or tenant")

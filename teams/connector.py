@@ -8,6 +8,7 @@ from urllib.parse import quote
 
 import aiohttp
 
+import telemetry
 from domain.model import ConversationRef
 from domain.ports import DeliveryError
 
@@ -74,6 +75,8 @@ class ConnectorClient:
             headers = {"Authorization": f"Bearer {await self._tokens.token()}"} if self._tokens else {}
             try:
                 async with self._session.request(method, url, json=body, headers=headers) as resp:
+                    if method == "POST":
+                        telemetry.teams_post(_tenant(body), resp.status)
                     if resp.status == 401 and self._tokens and attempt == 1:
                         self._tokens.forget()  # a revoked or rotated token: fetch a fresh one once
                         continue
@@ -89,6 +92,11 @@ class ConnectorClient:
                 parsed = {}
             return parsed if isinstance(parsed, dict) else {}
         raise DeliveryError(401, "Bot Connector refused the bot's token")
+
+
+def _tenant(body: dict[str, Any] | None) -> str:
+    conversation = (body or {}).get("conversation")
+    return str(conversation.get("tenantId") or "") if isinstance(conversation, dict) else ""
 
 
 def _retry_after(value: str | None) -> float | None:

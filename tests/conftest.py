@@ -16,6 +16,7 @@ from app import create_app
 from bench.seed import create_pg_database, drop_pg_database
 from config import Config
 from tests.fake_connector import FakeConnector
+from tests.fake_identity import FakeIdentity
 from tests.servers import serve
 from tests.teams import Bot
 
@@ -74,6 +75,14 @@ def test_config(database_url: str, **overrides: Any) -> Config:
 
 
 test_config.__test__ = False  # type: ignore[attr-defined]  # a helper, not a test
+
+
+@pytest.fixture
+async def identity() -> AsyncIterator[FakeIdentity]:
+    """A fake Bot Framework / Entra ID OpenID provider."""
+    fake = await FakeIdentity().start()
+    yield fake
+    await fake.stop()
 
 
 @pytest.fixture

@@ -43,6 +43,9 @@ class FakeIdentity:
         self.endorsements = endorsements if endorsements is not None else ["msteams"]
         self.token_requests: list[dict[str, str]] = []
         self.key_fetches = 0  # of the Entra ID keys
+        self.bf_key_fetches = 0  # of the Bot Framework keys
+        self.keys_fail: int | None = None  # answer the Bot Framework JWKS with this HTTP status and an error body
+        self.published: dict[str, tuple[rsa.RSAPrivateKey, list[str] | None]] = {}
         self.url = ""
         self._runner: web.AppRunner | None = None
 
@@ -65,16 +68,35 @@ class FakeIdentity:
 
     # -- Bot Framework -------------------------------------------------------------------------------------------
 
-    def sign(self, claims: dict[str, Any], lifetime: int = 3600, kid: str | None = None) -> str:
+    def publish(self, endorsements: list[str] | None = None) -> str:
+        """Publish one more Bot Framework signing key (a rotation; None: a key without endorsements); its kid."""
+        kid = uuid.uuid4().hex
+        self.published[kid] = (rsa.generate_private_key(public_exponent=65537, key_size=2048), endorsements)
+        return kid
+
+    def sign(self, claims: dict[str, Any], lifetime: int = 3600, kid: str | None = None,
+             not_before: int = 0) -> str:
+        """`lifetime` and `not_before`: seconds from now (negative: in the past)."""
         now = int(time.time())
-        body = {"iat": now, "nbf": now, "exp": now + lifetime, **claims}
-        return jwt.encode(body, self.key, algorithm="RS256", headers={"kid": kid or self.kid})
+        body = {"iat": now, "nbf": now + not_before, "exp": now + lifetime, **claims}
+        key = self.published[kid][0] if kid in self.published else self.key
+        return jwt.encode(body, key, algorithm="RS256", headers={"kid": kid or self.kid})
 
     async def _bf_config(self, request: web.Request) -> web.Response:
         return web.json_response({"issuer": "https://api.botframework.com", "jwks_uri": f"{self.url}/keys"})
 
     async def _bf_keys(self, request: web.Request) -> web.Response:
-        return web.json_response({"keys": [self._jwk(endorsements=self.endorsements)]})
+        self.bf_key_fetches += 1
+        if self.keys_fail is not None:  # as a failing front end: an error status with a JSON error body
+            return web.json_response({"error": {"code": "ServiceUnavailable"}}, status=self.keys_fail)
+        keys = [self._jwk(endorsements=self.endorsements)]
+        for kid, (key, endorsements) in self.published.items():
+            jwk = json.loads(RSAAlgorithm.to_jwk(key.public_key()))
+            jwk.update(kid=kid, use="sig")
+            if endorsements is not None:
+                jwk["endorsements"] = endorsements
+            keys.append(jwk)
+        return web.json_response({"keys": keys})
 
     async def _token(self, request: web.Request) -> web.Response:
         self.token_requests.append(dict(await request.post()))  # type: ignore[arg-type]

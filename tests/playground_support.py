@@ -107,15 +107,19 @@ def start_service(workdir: Path) -> tuple[Proc, str]:
                DATABASE_URL=f"sqlite:///{workdir / 'playground.db'}", PYTHONUNBUFFERED="1")
     proc = _spawn("service", [sys.executable, "app.py"], ROOT, env, workdir / "service.log")
     url = f"http://127.0.0.1:{port}"
+    wait_healthy(proc, url)
+    return proc, url
 
+
+def wait_healthy(proc: Proc, url: str, timeout: float = 45) -> None:
+    """Until the service at `url` answers /healthz (or exits, or `timeout` s pass: an error with its log)."""
     def healthy() -> bool:
         try:
             with urllib.request.urlopen(url + "/healthz", timeout=1) as resp:
                 return bool(resp.status == 200)
         except OSError:
             return False
-    _wait(proc, healthy, 45, "answer on /healthz")
-    return proc, url
+    _wait(proc, healthy, timeout, "answer on /healthz")
 
 
 def start_playground(workdir: Path, cli: Path, bot_url: str) -> tuple[Proc, int]:

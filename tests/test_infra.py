@@ -360,3 +360,44 @@ def test_readme_documents_permissions_consent_and_what_was_not_verified() -> Non
     assert missing == []
     assert "admin-consent" in text and "api://<host>/<client id>" in text
     assert "## Not verified on this machine" in text
+
+
+# ---------------------------------------------------------------- Grafana dashboard
+
+DASHBOARD = INFRA / "grafana" / "connected-chats.json"
+
+
+def dashboard_problems(doc: object) -> list[str]:
+    """The dashboard charts the metrics telemetry exports (and only those), on a datasource chosen at import."""
+    from telemetry import PROMETHEUS_METRICS
+
+    if not isinstance(doc, dict) or not isinstance(doc.get("panels"), list) or not doc["panels"]:
+        return ["no panels"]
+    problems, used = [], set()
+    for panel in doc["panels"]:
+        title = panel.get("title", "?")
+        if "${datasource}" not in json.dumps(panel.get("datasource")):
+            problems.append(f"{title}: datasource is not the ${{datasource}} variable")
+        exprs = [t.get("expr", "") for t in panel.get("targets") or []]
+        if not exprs or not all(exprs):
+            problems.append(f"{title}: no query")
+        for expr in exprs:
+            for name in re.findall(r"\bcc_[a-z_]+", expr):
+                base = re.sub(r"_(bucket|count|sum)$", "", name)
+                if base not in PROMETHEUS_METRICS:
+                    problems.append(f"{title}: {name} is not exported")
+                used.add(base)
+    problems += [f"{name} is not charted" for name in PROMETHEUS_METRICS if name not in used]
+    return problems
+
+
+def test_grafana_dashboard_charts_every_exported_metric() -> None:
+    assert dashboard_problems(json.loads(DASHBOARD.read_text())) == []
+
+
+def test_dashboard_checker_rejects_unknown_metrics_and_fixed_datasources() -> None:
+    doc = {"panels": [{"title": "x", "datasource": {"uid": "abc123"},
+                       "targets": [{"expr": "rate(cc_made_up_total[5m])"}]}]}
+    problems = dashboard_problems(doc)
+    assert any("datasource" in p for p in problems) and any("cc_made_up_total" in p for p in problems)
+    assert any("not charted" in p for p in problems)

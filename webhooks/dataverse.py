@@ -17,6 +17,7 @@ from typing import Any
 
 from aiohttp import web
 
+import telemetry
 from config import Config
 from domain.ports import GatewayError
 from notify.intake import ingest
@@ -56,6 +57,20 @@ def authorized(request: web.Request, config: Config) -> bool:
 
 
 async def webhook(request: web.Request) -> web.Response:
+    if not telemetry.S.on:
+        return await _webhook(request)
+    with telemetry.span("dataverse.webhook") as current:
+        response = await _webhook(request)
+        outcome = _INTAKE.get(response.status, "error")
+        telemetry.annotate(current, **{"cc.webhook.outcome": outcome, "http.response.status_code": response.status})
+    telemetry.webhook(outcome)
+    return response
+
+
+_INTAKE = {200: "ok", 400: "bad_request", 401: "unauthorized", 413: "too_large", 503: "unavailable"}
+
+
+async def _webhook(request: web.Request) -> web.Response:
     ctx = request.app[INTAKE]
     if not authorized(request, ctx.config):
         return web.json_response({"error": "missing or wrong webhook key"}, status=401)
@@ -67,6 +82,7 @@ async def webhook(request: web.Request) -> web.Response:
         message = (str(exc) if isinstance(exc, BadPayload) else f"the body is not JSON: {exc}"
                    if isinstance(exc, ValueError) else "the body is nested too deeply")
         return web.json_response({"error": message}, status=400)
+    telemetry.OPERATION_ID.set(op.dedupe_key)
     try:  # the similar-cases index first: a failure leaves nothing recorded and Dataverse retries
         indexed = await ctx.similar.handle(body, op) if ctx.similar else None
     except Exception:
