@@ -146,6 +146,7 @@ async def test_automatic_add_survives_graph_failures(svc: Service, connector: Fa
         adds = graph.calls("POST", f"/chats/{conv}/members")
         assert adds and all(a.json["visibleHistoryStartDateTime"].startswith("0001-01-01") for a in adds)
         assert [m["userId"] for m in graph.chats[conv].members].count(MEGAN) == 1
+    assert await eventually(lambda: _count(svc, "member_added_by_policy", 2), 15)  # audited right after the add
     assert len(await audit(svc, "member_added_by_policy")) == 2
     assert (await svc.status())["states"]["dead"] == 0
 
