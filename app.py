@@ -13,7 +13,7 @@ from aiohttp import web
 from auth import azure_credential
 from auth.jwks import KeySet
 from auth.outgoing import ClientCredentials, ManagedIdentityToken
-from bots import collab_commands, commands, extension, lifecycle_buttons, set_command
+from bots import chat_events, collab_commands, commands, extension, lifecycle_buttons, search_extension, set_command
 from bots.adapter import TeamsAdapter
 from bots.background import Background
 from bots.router import Router
@@ -26,6 +26,7 @@ from domain.model import ConversationRef
 from domain.ports import RecordSource, SettingsStore
 from domain.registrations import notification_needs
 from domain.results import ContextNote
+from domain.search import SearchService
 from domain.service import ChatService
 from domain.settings_watch import WatchedSettings
 from domain.similar_contacts import SimilarContacts
@@ -37,11 +38,13 @@ from records import SourceConfigError, open_source
 from records.dataverse_registrations import start_sync
 from records.directory_file import DirectoryError
 from store.audit import SqlAuditLog
+from store.chat_directory import SqlChatDirectory
 from store.connections import SqlConnectionStore
 from store.db import Database, open_database
 from store.local_timeline import SqlLocalTimeline
 from store.migrations import migrate
 from store.outbox import SqlOutbox
+from store.recent_records import SqlRecentRecords
 from store.reindex import backfill
 from store.settings_store import SqlSettingsStore
 from store.similar import SqlSimilarCases
@@ -100,7 +103,8 @@ async def _resources(app: web.Application) -> AsyncIterator[None]:
     checking = asyncio.create_task(_startup_check(records))
     # One instance: the notifier sees a change saved on the admin tab at once, and saves are watched.
     settings = WatchedSettings(SqlSettingsStore(db))
-    service = ChatService(records, SqlConnectionStore(db), settings, SqlAuditLog(db))
+    chats = SqlChatDirectory(db)
+    service = ChatService(records, SqlConnectionStore(db), settings, SqlAuditLog(db), chats)
     # Dataverse only: keep its webhook steps matching the settings, at start and after every save (background).
     registrations = start_sync(records, settings, config.dataverse_endpoint_name,
                                (notification_needs, similar_needs, lifecycle_needs))
@@ -130,11 +134,16 @@ async def _resources(app: web.Application) -> AsyncIterator[None]:
     set_command.register(router, service, notifications.notifier,
                          submit_changes=config.source_kind is SourceKind.LOCAL)
     lifecycle_buttons.register(router, service, lifecycle)
+    search = SearchService(service, SqlRecentRecords(db))
+    search_extension.register(router, search, collab, config.public_url)
+    # Without a token the real Graph refuses every read: ask it for chat topics only when it can answer.
+    topics = graph if config.graph_auth == "azure" or config.graph_base_url != Config.graph_base_url else None
+    chat_events.register(router, chat_events.ChatEvents(chats, SqlConnectionStore(db), connector, topics))
     keys = None if config.local_mode else KeySet(session, config.openid_url, config.key_refetch_seconds)
     # The signing keys are fetched now, in the background: the first activity should not wait for them.
     warm_keys = asyncio.create_task(keys.start()) if keys is not None else None
     app[SESSION], app[DB], app[SERVICE], app[CONNECTOR], app[ROUTER] = session, db, service, connector, router
-    bind_tabs(app, config, session, service, connector, graph)
+    bind_tabs(app, config, session, service, connector, graph, search)
     dataverse.bind(app, config, notifications, SimilarIntake(records, settings, similar))
     app[ADAPTER] = TeamsAdapter(router, connector, keys, config.app_id, config.token_issuer, config.allowed_tenants)
     if config.exposed_local_mode:

@@ -33,6 +33,7 @@ MANIFEST_ENV = {
     "website_url": "APP_WEBSITE_URL",
     "privacy_url": "APP_PRIVACY_URL",
     "terms_url": "APP_TERMS_URL",
+    "record_source": "RECORD_SOURCE",  # a Dataverse URL adds its host to the link-unfurling domains
 }
 
 

@@ -106,8 +106,8 @@ def _activity(raw: dict[str, Any]) -> Activity:
 
     def members(key: str) -> list[ChannelAccount] | None:
         items = raw.get(key)
-        return [ChannelAccount(id=str(m.get("id", "")), name=m.get("name")) for m in items
-                if isinstance(m, dict)] if isinstance(items, list) else None
+        return [ChannelAccount(id=str(m.get("id", "")), name=m.get("name"), aad_object_id=m.get("aadObjectId"))
+                for m in items if isinstance(m, dict)] if isinstance(items, list) else None
 
     return Activity(
         type=raw["type"], id=raw.get("id"), name=raw.get("name"), text=raw.get("text"), value=raw.get("value"),
@@ -144,6 +144,10 @@ def _turn(activity: Activity, raw: dict[str, Any]) -> Turn:
                                     str(mentioned.get("aadObjectId", ""))))
     added = [m.id for m in activity.members_added or []]
     removed = [m.id for m in activity.members_removed or []]
+    people = {key: tuple(Mention(str(m.id), str(m.name or ""), str(m.aad_object_id or "").lower()) for m in members
+                         if m.id != bot.id) for key, members in (("joined", activity.members_added or []),
+                                                                  ("left", activity.members_removed or []))}
+    topic = raw.get("topicName") if activity.type == "conversationUpdate" else None
     install = activity.action if activity.type == "installationUpdate" else None
     ctx = ChatContext(tenant_id=tenant, conversation_id=conv.id, conversation_type=conv_type,
                       user_aad=(sender.aad_object_id or "").lower() if sender else "",
@@ -157,7 +161,8 @@ def _turn(activity: Activity, raw: dict[str, Any]) -> Turn:
                 # as conversationUpdate membersAdded: only the latter counts, or every welcome is sent twice.
                 bot_added=bot.id in added,
                 bot_removed=bot.id in removed or install in ("remove", "remove-upgrade"),
-                chat_title=conv.name or "", addressed=to_bot)
+                chat_title=conv.name or "", addressed=to_bot, topic=topic if isinstance(topic, str) else None,
+                **people)
 
 
 class TeamsAdapter:

@@ -26,6 +26,9 @@ class Turn:
     bot_added: bool = False
     bot_removed: bool = False
     chat_title: str = ""
+    topic: str | None = None  # conversationUpdate topicName: the chat was renamed (empty: the topic was removed)
+    joined: tuple[Mention, ...] = ()  # people (not the bot) added to the conversation
+    left: tuple[Mention, ...] = ()
     # Meant for the bot: it was @mentioned, or the chat is one-to-one. With ChatMessage.Read.Chat the bot also
     # receives every other message of its group chats; those only move the timeline, never get an answer.
     addressed: bool = True

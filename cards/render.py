@@ -9,6 +9,8 @@ from typing import Any
 
 import jinja2
 
+from domain.chat_names import chat_link
+
 MAX_CARD_BYTES = 80_000  # Teams accepts about 100 KB per message; keep room for the activity envelope
 _TRUNCATED = " … (truncated)"
 
@@ -31,6 +33,7 @@ _env = jinja2.Environment(
     auto_reload=False, extensions=["jinja2.ext.do"])
 _env.filters["j"] = _j
 _env.filters["when"] = _when
+_env.filters["chat_link"] = chat_link
 
 
 def render(template: str, **data: Any) -> dict[str, Any]:

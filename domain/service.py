@@ -6,6 +6,7 @@ from datetime import UTC, datetime
 from typing import Any
 
 from domain import rules
+from domain.chat_names import UNTITLED, ChatDirectory
 from domain.kinds import AuditEvent
 from domain.model import Connection, ConversationRef, Record, RecordType, RoleGrant, State, User
 from domain.ports import AuditLog, ConnectionStore, GatewayError, RecordSource, SettingsStore
@@ -31,11 +32,12 @@ def now() -> datetime:
 
 class ChatService:
     def __init__(self, records: RecordSource, connections: ConnectionStore, settings: SettingsStore,
-                 audit: AuditLog) -> None:
+                 audit: AuditLog, chat_directory: ChatDirectory | None = None) -> None:
         self._records = records
         self._connections = connections
         self._settings = settings
         self._audit = audit
+        self.chat_directory = chat_directory  # chat names and who is in which chat, when wired
 
     @property
     def records(self) -> RecordSource:
@@ -199,8 +201,10 @@ class ChatService:
         for conn in await self._connections.for_record(tenant_id, rtype.logical_name, record.id):
             decision = await self.disconnect_decision(user, settings, rtype, record, conn)
             join = rules.can_join(rts, access, connected=True)
-            is_member = await member(conn.chat_id) if member and join.allowed else None
-            items.append(ChatItem(conn.chat_id, conn.chat_title or "Group chat", await self._name(conn.connected_by),
+            # Members see their chat as theirs whatever the join rules say (JOIN-02 locks it for non-members).
+            is_member = await self._known_member(tenant_id, user.aad_object_id, conn.chat_id) or (
+                await member(conn.chat_id) if member else None)
+            items.append(ChatItem(conn.chat_id, conn.chat_title or UNTITLED, await self._name(conn.connected_by),
                                   conn.connected_at, decision.allowed, is_member, join.allowed, join.reason,
                                   decision.reason))
         enabled = settings.for_type(rtype.logical_name) is not None
@@ -271,6 +275,15 @@ class ChatService:
 
     async def audit_events(self, filters: dict[str, str], limit: int) -> Sequence[dict[str, Any]]:
         return await self._audit.query(filters, limit)
+
+    async def known_member(self, ctx: ChatContext, chat_id: str) -> bool:
+        """Whether the caller was seen in the chat (False also when unknown: Graph may still know)."""
+        return await self._known_member(ctx.tenant_id, ctx.user_aad, chat_id)
+
+    async def _known_member(self, tenant_id: str, aad_object_id: str, chat_id: str) -> bool:
+        if self.chat_directory is None or not aad_object_id:
+            return False
+        return await self.chat_directory.is_member(tenant_id, chat_id, aad_object_id)
 
     async def _name(self, user_id: str) -> str:
         user = await self._records.user(user_id)

@@ -150,6 +150,9 @@ def _url_fields(m: dict[str, Any]) -> Iterator[tuple[str, str]]:
         for key in URL_KEYS:
             if isinstance(tab.get(key), str):
                 yield f"$.staticTabs[{i}].{key}", tab[key]
+    for i, tab in enumerate(m.get("configurableTabs") or []):
+        if isinstance(tab.get("configurationUrl"), str):
+            yield f"$.configurableTabs[{i}].configurationUrl", tab["configurationUrl"]
 
 
 def _check_texts(m: dict[str, Any]) -> Iterator[Problem]:

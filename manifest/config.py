@@ -31,6 +31,7 @@ class ManifestConfig:
     privacy_url: str = ""
     terms_url: str = ""
     allow_http: bool = False  # only for a local playground: Teams itself loads tabs over https only
+    record_source: str = ""  # the service's RECORD_SOURCE: a Dataverse URL adds its host to link unfurling
 
     @property
     def base_url(self) -> str:
@@ -41,6 +42,13 @@ class ManifestConfig:
         """host[:port] of PUBLIC_URL, the form validDomains and the SSO resource use (no scheme, no path)."""
         parts = urlsplit(self.base_url)
         return parts.netloc.rpartition("@")[2]
+
+    @property
+    def dataverse_host(self) -> str:
+        """Host of the Dataverse organisation when RECORD_SOURCE is one (https://<org>.crm.dynamics.com)."""
+        source = self.record_source.strip().removeprefix("dataverse:").strip()
+        parts = urlsplit(source) if source.startswith(("https://", "http://")) else None
+        return parts.hostname or "" if parts else ""
 
     def placeholders(self) -> dict[str, str]:
         """Values for the template's ${...} placeholders."""

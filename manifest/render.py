@@ -6,6 +6,7 @@ from collections.abc import Iterable, Sequence
 from pathlib import Path
 from string import Template
 from typing import Any
+from urllib.parse import urlsplit
 
 from bots.catalog import Command
 from manifest.config import ManifestConfig
@@ -26,7 +27,16 @@ def render_manifest(config: ManifestConfig, commands: Sequence[Command], templat
         raise ManifestError(problems)
     for bot in manifest.get("bots") or []:
         bot["commandLists"] = command_lists(commands, bot.get("scopes") or [])
+    for extension in manifest.get("composeExtensions") or []:
+        if "messageHandlers" in extension:
+            extension["messageHandlers"] = link_handlers(config)
     return manifest
+
+
+def link_handlers(config: ManifestConfig) -> list[dict[str, Any]]:
+    """Link unfurling: record links of this service (PUBLIC_URL) and of the Dataverse organisation."""
+    domains = [d for d in dict.fromkeys((urlsplit(config.base_url).hostname or "", config.dataverse_host)) if d]
+    return [{"type": "link", "value": {"domains": domains}}] if domains else []
 
 
 def command_lists(commands: Iterable[Command], scopes: Iterable[str]) -> list[dict[str, Any]]:

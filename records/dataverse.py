@@ -36,6 +36,7 @@ from records.dataverse_meta import (
 from records.dataverse_people import People
 from records.dataverse_resolutions import resolved_cases
 from records.dataverse_rows import column_of, display, guid, lookup_ref, to_api_value, to_record
+from records.dataverse_search import QuickFindSearch
 from records.dataverse_timeline import Timeline
 
 METADATA_TTL = 900.0
@@ -57,6 +58,7 @@ class DataverseRecordSource:
         self._meta = TtlCache(metadata_ttl)
         self._people = People(self.client, people_ttl)
         self._timeline = Timeline(self.client)
+        self._search = QuickFindSearch(self.client, self.org_url, self._meta, self._type_meta)
         self.problems: list[str] = []
 
     @property
@@ -133,6 +135,10 @@ class DataverseRecordSource:
                 rows = (body or {}).get("value") or []
                 row = rows[0] if len(rows) == 1 else None  # an ambiguous number matches nothing
         return to_record(meta, row, self.org_url) if row else None
+
+    async def search(self, types: Sequence[RecordType], text: str, limit: int,
+                     owner_id: str | None = None) -> Sequence[Record]:
+        return await self._search.search(types, text, limit, owner_id, rows=self._rows)
 
     async def update_record(self, user: User, record: Record, attribute: str, value: str) -> ChangeEvent:
         meta = await self._require(record.type)

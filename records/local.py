@@ -23,6 +23,7 @@ from domain.model import (
 )
 from domain.similar import IndexedCase, case_text, parse_when
 from records import directory_file as df
+from records import local_search
 from records.local_timeline import MemoryTimeline, TimelineRows
 
 DEMO_PATH = Path(__file__).with_name("demo-directory.json")
@@ -80,6 +81,13 @@ class LocalRecordSource:
         k = (record_type, key.strip().lower())
         row = self._by_id.get(k) or self._by_number.get(k)
         return self._to_record(record_type, row) if row else None
+
+    async def search(self, types: Sequence[RecordType], text: str, limit: int,
+                     owner_id: str | None = None) -> Sequence[Record]:
+        """domain.search.RecordSearch over the directory's rows."""
+        found = local_search.matches([self._types[t.logical_name] for t in types if t.logical_name in self._types],
+                                     self._rows, text, limit, owner_id)
+        return [self._to_record(kind, row) for kind, row in found]
 
     async def user_by_aad(self, aad_object_id: str) -> User | None:
         return self._by_aad.get(aad_object_id.lower())

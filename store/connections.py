@@ -32,7 +32,9 @@ class SqlConnectionStore:
                       user_id: str, at: datetime, chat_title: str = "") -> tuple[Connection, bool]:
         row = await self._db.fetchrow(
             f"INSERT INTO connections (tenant_id, record_type, record_id, chat_id, state, connected_by, "
-            f"connected_at, chat_title) VALUES ($1, $2, $3, $4, 'connected', $5, $6, $7) "
+            f"connected_at, chat_title) VALUES ($1, $2, $3, $4, 'connected', $5, $6, COALESCE(NULLIF($7, ''), "
+            f"(SELECT CASE WHEN title <> '' THEN title ELSE members_title END FROM conversations "
+            f"WHERE tenant_id = $1 AND chat_id = $4), '')) "
             f"ON CONFLICT (tenant_id, record_type, record_id, chat_id) WHERE state = 'connected' DO NOTHING "
             f"RETURNING {_COLS}", tenant_id, record_type, record_id, chat_id, user_id, iso(at), chat_title)
         if row:

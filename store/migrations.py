@@ -75,6 +75,16 @@ STEPS: list[str | dict[str, str]] = [
     """
     CREATE TABLE tenant_pace (tenant_id TEXT PRIMARY KEY, next_at DOUBLE PRECISION NOT NULL);
     """,
+    # Chat names for untitled chats (from their members) and who was seen in which chat (never message text):
+    # members see their chats as theirs, and the record page offers an agent's recent chats by name.
+    """
+    ALTER TABLE conversations ADD COLUMN members_title TEXT NOT NULL DEFAULT '';
+    CREATE TABLE chat_members (
+        tenant_id TEXT NOT NULL, chat_id TEXT NOT NULL, aad_object_id TEXT NOT NULL, seen_at TEXT NOT NULL,
+        PRIMARY KEY (tenant_id, chat_id, aad_object_id));
+    CREATE INDEX chat_members_by_person ON chat_members (tenant_id, aad_object_id, seen_at);
+    CREATE INDEX connections_by_connector ON connections (tenant_id, connected_by, connected_at);
+    """,
 ]
 
 _ID = {"sqlite": "INTEGER PRIMARY KEY AUTOINCREMENT", "postgresql": "BIGINT GENERATED ALWAYS AS IDENTITY PRIMARY KEY"}

@@ -8,6 +8,7 @@ from aiohttp import web
 
 from config import Config
 from domain.ports import ChatGateway
+from domain.search import SearchService
 from domain.service import ChatService
 from tabs.context import TABS, TabsContext
 from tabs.sso import Authenticator
@@ -19,6 +20,7 @@ __all__ = ["TABS", "TabsContext", "bind", "install"]
 def install(app: web.Application) -> None:
     from tabs import (
         audit_api,
+        chat_tabs,
         grants_api,
         pages,
         people_api,
@@ -29,11 +31,12 @@ def install(app: web.Application) -> None:
     )
 
     for module in (settings_api, records_api, audit_api, pages, grants_api, registrations_api, type_catalog,
-                   people_api):
+                   people_api, chat_tabs):
         module.routes(app)
 
 
 def bind(app: web.Application, config: Config, session: aiohttp.ClientSession, service: ChatService,
-         connector: ConnectorClient, gateway: ChatGateway | None = None) -> None:
+         connector: ConnectorClient, gateway: ChatGateway | None = None, search: SearchService | None = None) -> None:
     """Settings saved here go through the bot's own SettingsStore instance, so the bot sees them at once."""
-    app[TABS] = TabsContext(config, service, connector, Authenticator(config, session, service.records), gateway)
+    app[TABS] = TabsContext(config, service, connector, Authenticator(config, session, service.records), gateway,
+                              search)

@@ -3,6 +3,7 @@ from __future__ import annotations
 
 import csv
 import io
+from collections.abc import Sequence
 from datetime import UTC, datetime
 from typing import Any
 
@@ -15,7 +16,7 @@ from tabs.sso import Principal
 
 TEXT_FILTERS = ("event", "user_id", "record_type", "record_id", "chat_id")
 COLUMNS = ("at", "event", "user_id", "user_name", "record_type", "record_type_label", "record_id", "record_name",
-           "chat_id", "detail")
+           "chat_id", "chat_name", "detail")
 MAX_ROWS = 5000
 
 
@@ -50,7 +51,9 @@ async def events(tabs: TabsContext, filters: dict[str, str], limit: int) -> list
     labels: dict[str, str | None] = {}
     names: dict[tuple[str, str], str] = {}
     out = []
-    for row in await tabs.service.audit_events(filters, limit):
+    rows = await tabs.service.audit_events(filters, limit)
+    chats = await _chat_names(tabs, rows)
+    for row in rows:
         uid, rtype, rid = row["user_id"], row["record_type"], row["record_id"]
         if uid not in users:
             user = await records.user(uid)
@@ -63,8 +66,23 @@ async def events(tabs: TabsContext, filters: dict[str, str], limit: int) -> list
             names[(rtype, rid)] = record.name if record else ""
         out.append({"at": row["at"], "event": row["event"], "user_id": uid, "user_name": users[uid],
                     "record_type": rtype, "record_type_label": labels[rtype] or rtype, "record_id": rid,
-                    "record_name": names[(rtype, rid)], "chat_id": row["chat_id"], "detail": row["detail"]})
+                    "record_name": names[(rtype, rid)], "chat_id": row["chat_id"],
+                    "chat_name": chats.get((row["tenant_id"], row["chat_id"]), ""), "detail": row["detail"]})
     return out
+
+
+async def _chat_names(tabs: TabsContext, rows: Sequence[dict[str, Any]]) -> dict[tuple[str, str], str]:
+    """The chats' names as Teams shows them, one query per tenant in the page."""
+    directory = tabs.service.chat_directory
+    names: dict[tuple[str, str], str] = {}
+    if directory is None:
+        return names
+    by_tenant: dict[str, list[str]] = {}
+    for row in rows:
+        by_tenant.setdefault(row["tenant_id"], []).append(row["chat_id"])
+    for tenant, chat_ids in by_tenant.items():
+        names.update({(tenant, chat): name for chat, name in (await directory.names(tenant, chat_ids)).items()})
+    return names
 
 
 @endpoint(admin=True)

@@ -7,6 +7,7 @@ from aiohttp import web
 
 from config import Config
 from domain.ports import ChatGateway
+from domain.search import SearchService
 from domain.service import ChatService
 from tabs.sso import Authenticator
 from teams.connector import ConnectorClient
@@ -20,6 +21,7 @@ class TabsContext:
     auth: Authenticator
     # Graph, when wired: lets the record view check that the caller is in a chat before connecting it.
     gateway: ChatGateway | None = None
+    search: SearchService | None = None  # "Find a record" in the chat and personal tabs
 
 
 TABS = web.AppKey("tabs", TabsContext)

@@ -47,27 +47,27 @@ def html(template: str, status: int = 200, **data: Any) -> web.Response:
                                                   "Referrer-Policy": "no-referrer", "Cache-Control": "no-store"})
 
 
-def _shell(request: web.Request, page: str, title: str, fragment: str, status: int = 200,
+def shell(request: web.Request, page: str, title: str, fragment: str, status: int = 200,
            **extra: Any) -> web.Response:
     dev = dev_admin_active(request.app[TABS].config)
     return html("shell.html", status, page=page, title=title, fragment=fragment, dev=dev, sdk=TEAMS_SDK, **extra)
 
 
 async def admin_page(request: web.Request) -> web.Response:
-    return _shell(request, "admin", "Teams collaboration and chat", "/tabs/admin/form")
+    return shell(request, "admin", "Teams collaboration and chat", "/tabs/admin/form")
 
 
 async def record_page(request: web.Request) -> web.Response:
     kind, key, app = (request.query.get(k, "").strip()[:200] for k in ("type", "id", "app"))
     if not kind or not key:
-        return _shell(request, "record", "Connected chats", "", status=400,
+        return shell(request, "record", "Connected chats", "", status=400,
                       problem="This page needs a record: open it as /tabs/record?type=case&id=<record id or number>.")
     query = urlencode({k: v for k, v in (("type", kind), ("id", key), ("app", app)) if v})
-    return _shell(request, "record", "Connected chats", f"/tabs/record/panel?{query}")
+    return shell(request, "record", "Connected chats", f"/tabs/record/panel?{query}")
 
 
 async def audit_page(request: web.Request) -> web.Response:
-    return _shell(request, "audit", "Chat connection audit", "/tabs/audit/rows")
+    return shell(request, "audit", "Chat connection audit", "/tabs/audit/rows")
 
 
 @endpoint()

@@ -5,11 +5,11 @@ from __future__ import annotations
 import logging
 import re
 from typing import Any
-from urllib.parse import quote
 
 from aiohttp import web
 
 from cards.results import connected_cards, context_card, disconnected_card
+from domain.chat_names import chat_link
 from domain.collab import Announce, CollabService
 from domain.model import ConversationRef, Record, RecordType
 from domain.ports import DeliveryError, GatewayError
@@ -31,10 +31,6 @@ def context(who: Principal, app: str | None, chat_id: str = "", service_url: str
                        app=app)
 
 
-def chat_link(chat_id: str) -> str:
-    return f"https://teams.microsoft.com/l/chat/{quote(chat_id, safe='')}/conversations"
-
-
 def bot_command(verb: str, rtype: RecordType, record: Record) -> str:
     return f"{verb} {rtype.display_name.lower()} {record.number or record.id}"
 
@@ -54,7 +50,12 @@ async def connections(tabs: TabsContext, who: Principal, type_name: str, key: st
               "can_disconnect": c.can_disconnect, "disconnect_reason": c.disconnect_reason,
               "can_join": c.can_join, "join_reason": c.locked_reason or "you can join this chat",
               "is_member": c.is_member, "open_url": chat_link(c.chat_id)} for c in listed.chats]
+    connected = {c["chat_id"] for c in chats}
+    directory = tabs.service.chat_directory
+    recent = await directory.recent(who.tenant_id, who.aad_object_id) if directory and who.aad_object_id else []
     return {
+        # The caller's recent chats with this app in them, by name, to connect without typing a chat id.
+        "recent_chats": [{"chat_id": k.chat_id, "name": k.name} for k in recent if k.chat_id not in connected],
         "timeline": await _timeline(tabs, record),
         "record": {"type": rtype.logical_name, "type_label": rtype.display_name, "id": record.id,
                    "name": record.name, "number": record.number, "url": record.url},
@@ -127,7 +128,7 @@ async def connect(request: web.Request, tabs: TabsContext, who: Principal) -> we
     if ref is None:
         raise ApiError(409, "the bot is not in that chat: add the Connected Chats app to the chat first, "
                             "or type the connect command there", "chatId")
-    await _require_member(tabs, who, chat)
+    await require_member(tabs, who, chat)
     ctx = context(who, app, chat, ref.service_url, ref.bot_id, kind="groupChat")
     result = await tabs.service.connect(ctx, request.match_info["type"], request.match_info["key"])
     cards = connected_cards(result) if result.created else []
@@ -136,7 +137,7 @@ async def connect(request: web.Request, tabs: TabsContext, who: Principal) -> we
                              status=201 if result.created else 200)
 
 
-async def _require_member(tabs: TabsContext, who: Principal, chat: str) -> None:
+async def require_member(tabs: TabsContext, who: Principal, chat: str) -> None:
     """Connecting from outside a chat must not let anyone connect a chat they are not in."""
     if tabs.gateway is None:
         if tabs.config.local_mode:
@@ -170,13 +171,13 @@ async def join(request: web.Request, tabs: TabsContext, who: Principal) -> web.R
     chat, app = await _chat_id(request), app_of(request)
     if tabs.gateway is None:
         raise ApiError(409, "joining needs Microsoft Graph, which this server is not configured for")
-    collab = CollabService(tabs.service, tabs.gateway, _announce(tabs))
+    collab = CollabService(tabs.service, tabs.gateway, announce(tabs))
     rtype, record = await _resolve(tabs, request.match_info["type"], request.match_info["key"])
     message = await collab.join(context(who, app), rtype.logical_name, record.id, chat)
     return web.json_response({"chat_id": chat, "message": message})
 
 
-def _announce(tabs: TabsContext) -> Announce:
+def announce(tabs: TabsContext) -> Announce:
     async def announce(ref: ConversationRef, note: ContextNote) -> None:
         await tabs.connector.post(ref, context_card(note))
     return announce

@@ -64,6 +64,21 @@ class ConnectorClient:
             raise DeliveryError(502, "Bot Connector created no conversation")
         return str(answer["id"])
 
+    async def roster(self, service_url: str, conversation_id: str, limit: int = 250) -> list[tuple[str, str]]:
+        """The conversation's people as (Entra object id, name), bots left out (v3 pagedmembers)."""
+        people: list[tuple[str, str]] = []
+        token = ""
+        while len(people) < limit:
+            query = "pageSize=100" + (f"&continuationToken={quote(token, safe='')}" if token else "")
+            page = await self._call("GET", service_url,
+                                    f"v3/conversations/{quote(conversation_id, safe='')}/pagedmembers?{query}", None)
+            people += [(str(m.get("aadObjectId") or "").lower(), str(m.get("name") or ""))
+                       for m in page.get("members") or [] if isinstance(m, dict) and m.get("aadObjectId")]
+            token = str(page.get("continuationToken") or "")
+            if not token:
+                break
+        return people[:limit]
+
     async def post(self, ref: ConversationRef, card: dict[str, Any]) -> None:
         """Messenger port: a proactive card into a stored conversation."""
         await self.send(ref.service_url, ref.conversation_id,

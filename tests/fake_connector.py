@@ -24,6 +24,7 @@ class FakeConnector:
         self.members: dict[str, dict[str, Any]] = {}
         self.created: list[dict[str, Any]] = []  # POST /v3/conversations bodies (1:1 proactive messages)
         self.unreachable: set[str] = set()  # user ids whose 1:1 conversation can't be created (403)
+        self.rosters: dict[str, list[dict[str, Any]]] = {}  # conversation id -> its members (pagedmembers)
         self.url = ""
         self._ids = itertools.count(1)
         self._runner: web.AppRunner | None = None
@@ -71,6 +72,18 @@ class FakeConnector:
         member = self.members.get(request.match_info["member"])
         return web.json_response(member) if member else web.json_response({"error": {}}, status=404)
 
+    async def _paged(self, request: web.Request) -> web.Response:
+        """GET v3/conversations/{id}/pagedmembers: {"members": [...], "continuationToken": ...} pages."""
+        roster = self.rosters.get(request.match_info["conv"])
+        if roster is None:
+            return web.json_response({"error": {"code": "ConversationNotFound"}}, status=404)
+        size = int(request.query.get("pageSize", "100"))
+        start = int(request.query.get("continuationToken", "0") or 0)
+        page = {"members": roster[start:start + size]}
+        if start + size < len(roster):
+            page["continuationToken"] = str(start + size)
+        return web.json_response(page)
+
     async def _put(self, request: web.Request) -> web.Response:
         return web.json_response({"id": request.match_info["act"]})
 
@@ -81,6 +94,7 @@ class FakeConnector:
         app.router.add_post("/v3/conversations/{conv}/activities/{reply}", self._post)
         app.router.add_put("/v3/conversations/{conv}/activities/{act}", self._put)
         app.router.add_get("/v3/conversations/{conv}/members/{member}", self._member)
+        app.router.add_get("/v3/conversations/{conv}/pagedmembers", self._paged)
         self._runner, base = await serve(app)
         self.url = base + "/"
         return self

@@ -97,7 +97,7 @@ def parse_filter(text: str) -> Predicate:
             comma, (lit_kind, lit_text), close = take(), take(), take()
             if comma[1] != "," or close[1] != ")" or lit_kind != "str":
                 raise ODataError(400, f"Bad {value}() in $filter '{text}'.")
-            return _string_function(value, prop, _literal(lit_kind, lit_text))
+            return _string_function(value, prop, _unlike(_literal(lit_kind, lit_text)))
         if kind != "word":
             raise ODataError(400, f"Expected a property name in $filter '{text}', got {value!r}.")
         op = take()[1]
@@ -111,6 +111,22 @@ def parse_filter(text: str) -> Predicate:
     if pos != len(tokens):
         raise ODataError(400, f"Unexpected '{tokens[pos][1]}' in $filter '{text}'.")
     return result
+
+
+def _unlike(pattern: str) -> str:
+    """This fake treats only bracketed characters ([%], [_], [[]) as LIKE escapes; a bare wildcard is refused
+    so a test notices unescaped user text."""
+    out, pos = [], 0
+    while pos < len(pattern):
+        if pattern[pos] == "[" and pos + 2 < len(pattern) and pattern[pos + 2] == "]":
+            out.append(pattern[pos + 1])
+            pos += 3
+            continue
+        if pattern[pos] in "%_[":
+            raise ODataError(400, f"This fake does not run LIKE wildcards ({pattern[pos]!r} in {pattern!r}).")
+        out.append(pattern[pos])
+        pos += 1
+    return "".join(out)
 
 
 STRING_FUNCTIONS = {"contains": lambda a, b: b in a, "startswith": lambda a, b: a.startswith(b),

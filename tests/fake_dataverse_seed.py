@@ -9,6 +9,7 @@ import copy
 import json
 import re
 import uuid
+from collections.abc import Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, NamedTuple
@@ -198,10 +199,20 @@ def layoutxml(table: Table, columns: list[str]) -> str:
             f'<row name="result" id="{table.primary_id}">{cells}</row></grid>')
 
 
-def fetchxml(table: Table, columns: list[str]) -> str:
+def fetchxml(table: Table, columns: list[str], find: Sequence[str] = ()) -> str:
     # Alphabetical on purpose: only layoutxml gives a view's column order.
     attrs = "".join(f'<attribute name="{c}" />' for c in sorted(c for c in columns if "." not in c))
-    return f'<fetch version="1.0"><entity name="{table.logical}">{attrs}</entity></fetch>'
+    conditions = ""
+    if find:  # a Quick Find view: its find columns are the conditions of the isquickfindfields filter
+        finds = "".join(f'<condition attribute="{c}" operator="like" value="{{0}}" />' for c in find)
+        conditions = (f'<filter type="and"><condition attribute="statecode" operator="eq" value="0" />'
+                      f'<filter type="or" isquickfindfields="1">{finds}</filter></filter>')
+    return f'<fetch version="1.0"><entity name="{table.logical}">{attrs}{conditions}</entity></fetch>'
+
+
+def find_columns(table: Table, number: str | None) -> list[str]:
+    """What a Quick Find view searches out of the box: the name, the number, and the customer (a lookup)."""
+    return [c for c in (table.primary_name, number, "customerid") if c and c in table.attrs]
 
 
 def seed_tables(data: dict[str, Any]) -> tuple[dict[str, Table], dict[str, dict[str, dict[str, Any]]]]:
@@ -214,7 +225,9 @@ def seed_tables(data: dict[str, Any]) -> tuple[dict[str, Table], dict[str, dict[
         tables[name] = table
         rows[name] = {r["id"].lower(): _row(table, r) for r in records.get(name, [])}
         for view in raw.get("views", []):
-            add_view(rows, table, view["name"], view["columns"], 4 if view.get("quickFind") else 0)
+            quick = bool(view.get("quickFind"))
+            add_view(rows, table, view["name"], view["columns"], 4 if quick else 0,
+                     find=find_columns(table, raw.get("number")) if quick else ())
         # Views agents never pick, which the source must leave out: a lookup view and an inactive one.
         add_view(rows, table, f"{table.display} Lookup View", [table.primary_name], 64)
         add_view(rows, table, f"Inactive {table.collection}", [table.primary_name], 0, statecode=1)
@@ -254,9 +267,9 @@ def seed_tables(data: dict[str, Any]) -> tuple[dict[str, Table], dict[str, dict[
 
 
 def add_view(rows: dict[str, dict[str, dict[str, Any]]], table: Table, name: str, columns: list[str],
-             querytype: int, statecode: int = 0) -> str:
+             querytype: int, statecode: int = 0, find: Sequence[str] = ()) -> str:
     vid = stable_guid(f"view:{table.logical}:{name}")
     rows["savedquery"][vid] = {"savedqueryid": vid, "name": name, "returnedtypecode": table.logical,
                                "querytype": querytype, "statecode": statecode,
-                               "layoutxml": layoutxml(table, columns), "fetchxml": fetchxml(table, columns)}
+                               "layoutxml": layoutxml(table, columns), "fetchxml": fetchxml(table, columns, find)}
     return vid

@@ -158,3 +158,14 @@ async def test_run_seeded_records_replies_with_a_card() -> None:
     assert re.search(r"service-sqlite: seeded 3,000 connections: .*file \d+ MB", out), out
     assert "replies per activity 1.00, last reply 'application/vnd.microsoft.card.adaptive'" in out, out
     assert "command 'records'; 3,000 connections seeded" in out, out
+
+
+async def test_search_bench_prints_percentiles_for_both_sources() -> None:
+    """search_bench runs Find a record against the anchor, the local directory and the slowed Dataverse fake."""
+    out = await _run("-m", "bench.search_bench", "--records", "300", "--queries", "8", "--warmup", "2",
+                     "--latency-ms", "5")
+    rows = [ln for ln in out.splitlines() if ln.startswith("| ") and "target" not in ln]
+    assert [r.split("|")[1].strip() for r in rows] == [
+        "bare aiohttp anchor", "local directory, 300 cases", "Dataverse fake +5 ms/request, 300 cases"], out
+    for row in rows:
+        assert all(float(c) > 0 for c in row.strip("|").split("|")[2:]), out

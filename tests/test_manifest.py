@@ -102,19 +102,35 @@ def test_ids_domains_tabs_and_permissions(config: ManifestConfig) -> None:
                                        "resource": f"api://chats.contoso.com/{config.sso_client_id}"}
     tabs = {t["entityId"]: (t["name"], t["contentUrl"], t["scopes"]) for t in m["staticTabs"]}
     assert tabs == {"settings": ("Settings", "https://chats.contoso.com/tabs/admin?inTeams=1", ["personal"]),
-                    "records": ("Records", "https://chats.contoso.com/tabs/record?inTeams=1", ["personal"])}
+                    "records": ("My records", "https://chats.contoso.com/tabs/my?inTeams=1", ["personal"])}
+    assert m["configurableTabs"] == [{"configurationUrl": "https://chats.contoso.com/tabs/chat/config?inTeams=1",
+                                      "canUpdateConfiguration": False, "scopes": ["groupChat"],
+                                      "context": ["privateChatTab"]}]
     (ext,) = m["composeExtensions"]
     assert ext["botId"] == config.bot_id
-    (cmd,) = ext["commands"]
+    cmd, find = ext["commands"]
     assert (cmd["id"], cmd["title"], cmd["type"], cmd["fetchTask"]) == \
         ("connectToRecord", "Connect to record", "action", True)
     assert cmd["context"] == ["compose", "commandBox", "message"]
+    assert (find["id"], find["title"], find["type"], find["initialRun"]) == \
+        ("findRecord", "Find a record", "query", True)
+    assert [p["name"] for p in find["parameters"]] == ["searchText"]
+    assert ext["messageHandlers"] == [{"type": "link", "value": {"domains": ["chats.contoso.com"]}}]
     assert m["permissions"] == ["identity", "messageTeamMembers"]
     rsc = m["authorization"]["permissions"]["resourceSpecific"]
     assert rsc == [{"name": "ChatMember.Read.Chat", "type": "Application"},
                    {"name": "Chat.Manage.Chat", "type": "Application"},
                    {"name": "ChatMessage.Read.Chat", "type": "Application"}]  # every message: a true timeline
-    assert "configurableTabs" not in m
+
+
+def test_link_unfurling_domains_add_the_dataverse_org(config: ManifestConfig) -> None:
+    """Links to this service's record page and to the Dynamics organisation's record forms unfurl."""
+    for source in ("https://contoso.crm4.dynamics.com", "dataverse:https://contoso.crm4.dynamics.com/"):
+        m = build_manifest(replace(config, public_url="https://gw.contoso.com:8443/chats/", record_source=source))
+        assert m["composeExtensions"][0]["messageHandlers"] == [
+            {"type": "link", "value": {"domains": ["gw.contoso.com", "contoso.crm4.dynamics.com"]}}]
+    local = build_manifest(replace(config, record_source="local:records/demo-directory.json"))
+    assert local["composeExtensions"][0]["messageHandlers"][0]["value"]["domains"] == ["chats.contoso.com"]
 
 
 def test_public_url_with_port_path_and_trailing_slash(config: ManifestConfig) -> None:
@@ -143,7 +159,7 @@ def test_allow_http_for_local_playground(config: ManifestConfig) -> None:
     """With allow_http an http://localhost PUBLIC_URL builds, for a package used only with the local Playground."""
     m = build_manifest(replace(config, public_url="http://localhost:3978", allow_http=True))
     assert m["validDomains"] == ["localhost:3978"]
-    assert m["staticTabs"][1]["contentUrl"] == "http://localhost:3978/tabs/record?inTeams=1"
+    assert m["staticTabs"][1]["contentUrl"] == "http://localhost:3978/tabs/my?inTeams=1"
 
 
 # --- each failure ----------------------------------------------------------------------------------------------

@@ -187,8 +187,17 @@ def _drive(page: Any, url: str, port: int) -> None:
     shot(page, "disconnected")
 
     send_custom_activity(page, _extension_submit(port, "account", "ACC-1001"))
-    card(page, "Connected to account by Alex Wilber").filter(has_text="Contoso Ltd").wait_for()
+    card(page, "Connected to account by Alex Wilber").filter(has_text="Contoso Ltd (ACC-1001)").wait_for()
     shot(page, "message-extension")
+
+    # Issue 13 in the Playground: the chats list names the chat (from what the Playground sends, or its members
+    # read from its mock connector's pagedmembers), shows the number, and Alex, a member, gets Open chat.
+    say(page, "chats account ACC-1001", mention=True)
+    chats = card(page, "Connected chats: 1").filter(has_text="Contoso Ltd (ACC-1001)")
+    chats.filter(has_text="You're in this chat.").wait_for()
+    named = chats.last.inner_text()
+    assert "Open chat" in named and ("Group Chat" in named or "Alex Wilber" in named), named
+    shot(page, "chats-named")
 
     open_chat(page, "Personal Chat")
     say(page, f"connect case {CASE}", mention=False)

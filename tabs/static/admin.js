@@ -111,7 +111,9 @@
     const form = $("#connect-form", root);
     if (form) form.addEventListener("submit", async (e) => {
       e.preventDefault();
-      await post("connect", $("#chat-id", form).value.trim(), "Chat connected.");
+      const typed = $("#chat-id", form) ? $("#chat-id", form).value.trim() : "";
+      const picked = $("#chat-pick", form) ? $("#chat-pick", form).value : "";
+      await post("connect", typed || picked, "Chat connected.");
     });
   }
 
@@ -165,7 +167,7 @@
 
   // Page scripts (settings.js) register here; all are deferred, so they run before DOMContentLoaded.
   const pages = {};
-  window.connectedChats = { $, $$, call, problemOf, say, pages, reload: start };
+  window.connectedChats = { $, $$, call, problemOf, say, pages, token, reload: start };
   if (document.readyState === "complete") start();
   else document.addEventListener("DOMContentLoaded", start);
 })();
