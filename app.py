@@ -13,13 +13,15 @@ from aiohttp import web
 from auth import azure_credential
 from auth.jwks import KeySet
 from auth.outgoing import ClientCredentials, ManagedIdentityToken
-from bots import chat_events, collab_commands, commands, extension, search_extension, set_command
+from bots import chat_events, collab_commands, commands, extension, lifecycle_buttons, search_extension, set_command
 from bots.adapter import TeamsAdapter
 from bots.background import Background
 from bots.router import Router
 from cards.results import context_card
 from config import Config, ConfigError, SourceKind
 from domain.collab import CollabService
+from domain.lifecycle import lifecycle_needs
+from domain.lifecycle_service import LifecycleService
 from domain.model import ConversationRef
 from domain.ports import RecordSource, SettingsStore
 from domain.registrations import notification_needs
@@ -109,7 +111,7 @@ async def _resources(app: web.Application) -> AsyncIterator[None]:
     service = ChatService(records, SqlConnectionStore(db), settings, SqlAuditLog(db), chats)
     # Dataverse only: keep its webhook steps matching the settings, at start and after every save (background).
     registrations = start_sync(records, settings, config.dataverse_endpoint_name,
-                               (notification_needs, similar_needs))
+                               (notification_needs, similar_needs, lifecycle_needs))
     if registrations is not None:
         settings.on_save(registrations.request)
         app[REGISTRATIONS] = registrations
@@ -121,8 +123,9 @@ async def _resources(app: web.Application) -> AsyncIterator[None]:
     async def announce(ref: ConversationRef, note: ContextNote) -> None:
         await connector.post(ref, context_card(note))
 
+    lifecycle = LifecycleService(records, SqlConnectionStore(db), settings, SqlAuditLog(db), graph)
     notifications = pipeline.start(SqlOutbox(db), records, SqlConnectionStore(db), settings, connector,
-                                   config.allowed_tenants, poll=config.outbox_poll_seconds(),
+                                   config.allowed_tenants, lifecycle, connector, poll=config.outbox_poll_seconds(),
                                    deliver=config.outbox_worker)
     # PostgreSQL: other replicas' commits reach this one at once (outbox work, saved settings).
     wakeups = PgWakeups(config.database_url, {SETTINGS_CHANNEL: stored.invalidate,
@@ -140,6 +143,7 @@ async def _resources(app: web.Application) -> AsyncIterator[None]:
     # With Dataverse the webhook reports the change `set` makes; the local source has no webhook.
     set_command.register(router, service, notifications.notifier,
                          submit_changes=config.source_kind is SourceKind.LOCAL)
+    lifecycle_buttons.register(router, service, lifecycle)
     search = SearchService(service, SqlRecentRecords(db))
     search_extension.register(router, search, collab, config.public_url)
     # Without a token the real Graph refuses every read: ask it for chat topics only when it can answer.

@@ -46,8 +46,11 @@ async def change(service: ChatService, notifier: Notifier, ctx: ChatContext, arg
     if access != "write":
         raise Refusal(f"You have read-only access to {kind} {record.name!r}, so you can't change it.")
     attr, typed = _field(rtype, rest)
+    if attr.type == "Owner" and not submit:  # issue 15: reassigning from chat is for the local source only
+        raise Refusal(f"{attr.display_name} is changed in the CRM; the chats hear of it from there.")
     value = checked_value(rtype, attr, typed)
-    if str(record.values.get(attr.name) or "") == value:
+    current = str(record.values.get(attr.name) or "")
+    if current == value or (attr.type == "Owner" and current.lower() == value.lower()):  # owners: names, any case
         return f"{attr.display_name} of {kind} {record.name!r} is already {value}; nothing changed."
     try:
         event = await service.records.acting_as(user).update_record(user, record, attr.name, value)
@@ -99,6 +102,8 @@ def checked_value(rtype: RecordType, attr: Attribute, typed: str) -> str:
     """The value as the record stores it, or a Refusal saying what is allowed."""
     if attr.name == rtype.number:
         raise Refusal(f"{attr.display_name} is assigned by the CRM and can't be changed.")
+    if attr.type == "Owner" and typed:
+        return typed  # a user's or team's name or email; the record source finds them (issue 15)
     if attr.type in LOOKUP_TYPES:
         raise Refusal(f"{attr.display_name} is a lookup to another record; change it in the CRM.")
     if attr.type not in SETTABLE:

@@ -9,6 +9,16 @@ class AuditEvent(StrEnum):
     DISCONNECT = "disconnect"
     JOIN = "join"
     NEW_CHAT_UNFINISHED = "new_chat_unfinished"
+    # issue 15: what the lifecycle policy did (domain/lifecycle.py)
+    REASSIGNED_NOTICE = "reassigned_notice"
+    CLOSED_NOTICE = "closed_notice"
+    REOPENED_NOTICE = "reopened_notice"
+    MEMBER_ADDED_BY_POLICY = "member_added_by_policy"
+    MEMBER_ADDED_BY_BUTTON = "member_added_by_button"
+    MEMBER_ADD_REFUSED = "member_add_refused"
+    OWNER_MESSAGED = "owner_messaged"
+    DISCONNECTED_BY_POLICY = "disconnected_by_policy"
+    RECONNECTED_BY_POLICY = "reconnected_by_policy"
 
 
 class RuleKind(StrEnum):

@@ -171,3 +171,4 @@ class ChangeEvent:
     changed_by: str
     changed_at: datetime
     tenant_id: str = ""
+    new_owner: tuple[str, str] | None = None  # (systemuser | team, id) when the owner changed (issue 15)

@@ -4,6 +4,9 @@ from __future__ import annotations
 from dataclasses import asdict, dataclass, field, replace
 from typing import Any
 
+from domain.lifecycle_policy import OFF as LIFECYCLE_OFF
+from domain.lifecycle_policy import LifecyclePolicy, lifecycle_defaults, lifecycle_from_dict
+
 DEFAULT_DISCONNECT_ROLES = (
     "System Administrator", "CSR Manager", "Customer Service Representative",
     "Omnichannel administrator", "Omnichannel supervisor", "Omnichannel agent",
@@ -50,11 +53,13 @@ class RecordTypeSettings:
     similar_lookback_days: int = 730
     similar_threshold: float = 0.1  # similarity relative to the best match, 0..1
     similar_first: bool = False  # the section before the rules-based sections (else after)
+    lifecycle: LifecyclePolicy = LIFECYCLE_OFF  # issue 15: reassignment, resolution, reopening
 
 
 CASE_DEFAULTS = RecordTypeSettings(auto_name=True, include_note=True, view="Case introduction message",
                                    join_chat=True, notify=True, similar_contacts=True,
-                                   watched=("prioritycode", "statecode", "statuscode"))
+                                   watched=("prioritycode", "statecode", "statuscode"),
+                                   lifecycle=lifecycle_defaults("incident"))
 
 
 def defaults_for(record_type: str) -> RecordTypeSettings:
@@ -128,6 +133,7 @@ def from_dict(data: dict[str, Any]) -> Settings:
             similar_fields=tuple(raw.get("similar_fields", start.similar_fields)),
             contact_rules=start.contact_rules if rules is None else tuple(
                 ContactRule(r["name"], r["kind"], tuple(r.get("path", ()))) for r in rules),
+            lifecycle=lifecycle_from_dict(raw.get("lifecycle"), start.lifecycle),
         )
     return Settings(
         teams_chat_enabled=bool(data.get("teams_chat_enabled", base.teams_chat_enabled)),

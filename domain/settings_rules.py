@@ -9,6 +9,8 @@ from dataclasses import dataclass
 from typing import Any
 
 from domain.kinds import LOOKUP_TYPES, RuleKind
+from domain.lifecycle import join_problem, validate_lifecycle
+from domain.lifecycle_policy import check_lifecycle_shape
 from domain.model import RecordType
 from domain.notifications import notify_refusal, validate_notify
 from domain.settings import MAX_CHAIN, MAX_RULES, RecordTypeSettings, Settings, from_dict
@@ -102,6 +104,8 @@ def _type_shape(raw: Any, where: str) -> list[Problem]:
     if "watched" in raw:
         problems += _text_list(raw["watched"], f"{where}.watched")
     problems += [Problem(f, m) for f, m in shape_problems(raw, where)]
+    if "lifecycle" in raw:
+        problems += [Problem(f, m) for f, m in check_lifecycle_shape(raw["lifecycle"], f"{where}.lifecycle")]
     rules = raw.get("contact_rules")
     if rules is None:
         return problems
@@ -157,6 +161,7 @@ def _type_rules(rtype: RecordType, rts: RecordTypeSettings, types: Mapping[str, 
         views = ", ".join(repr(v.name) for v in rtype.views) or "none"
         problems.append(Problem(f"{where}.view", f"{rtype.display_name} has no view {rts.view!r} (views: {views})"))
     problems += _watched(rtype, rts, where)
+    problems += _lifecycle(rtype, rts, where)
     problems += _rules(rtype, rts, types, where)
     problems += [Problem(f, m) for f, m in rule_problems(rtype, rts, where)]
     return problems
@@ -167,6 +172,14 @@ def _watched(rtype: RecordType, rts: RecordTypeSettings, where: str) -> list[Pro
     if rts.notify and (why := notify_refusal(rtype)):
         return [Problem(f"{where}.notify", why)]
     return [Problem(f"{where}.watched", p) for p in validate_notify(rtype, rts.notify, rts.watched)][:1]
+
+
+def _lifecycle(rtype: RecordType, rts: RecordTypeSettings, where: str) -> list[Problem]:
+    """Issue 15's policy, with the lifecycle planner's own rules (domain.lifecycle)."""
+    found = [Problem(f"{where}.lifecycle.{f}", m) for f, m in validate_lifecycle(rtype, rts.lifecycle)]
+    if not found and (why := join_problem(rts.lifecycle, rts.join_chat, rtype.display_name.lower())):
+        found.append(Problem(f"{where}.lifecycle.reassign_add", why))
+    return found[:1]
 
 
 def _rules(rtype: RecordType, rts: RecordTypeSettings, types: Mapping[str, RecordType],

@@ -2,6 +2,7 @@
 Dataverse sent without one (read once each from the record source)."""
 from __future__ import annotations
 
+from domain import lifecycle as lifecycle_rules
 from domain.model import ChangeEvent, RecordType
 from domain.notifications import UNKNOWN
 from domain.ports import GatewayError
@@ -16,14 +17,17 @@ async def ingest(notifier: Notifier, op: Operation, fallback_url: str = "") -> O
     if isinstance(found, str):
         return Outcome("ignored", found)
     rtype, rts = found
+    keep = lifecycle_rules.needed_columns(rts.lifecycle, rts.watched) if notifier.lifecycle else set(rts.watched)
     raw = await _current(notifier, rtype, rts, op) if op.truncated else \
-        {k: v for k, v in op.changed.items() if k in rts.watched}
+        {k: v for k, v in op.changed.items() if k in keep}
     if not raw:
         return Outcome("ignored", "no watched field changed")
     names = _Names(notifier)
     changed = {k: (await names.text(old), await names.text(new)) for k, (old, new) in raw.items()}
+    owner = raw.get(lifecycle_rules.OWNER, ("", ""))[1]  # issue 15: who the new owner is, not only their name
     event = ChangeEvent(event_id=op.dedupe_key, record_type=rtype.logical_name, record_id=op.record_id,
-                        changed=changed, changed_by=await names.user(op.user_id, op.modified_by), changed_at=op.at)
+                        changed=changed, changed_by=await names.user(op.user_id, op.modified_by), changed_at=op.at,
+                        new_owner=(owner.logical_name, owner.id) if isinstance(owner, Ref) else None)
     return await notifier.submit(event, op.dedupe_key, fallback_url)
 
 

@@ -5,7 +5,9 @@ from __future__ import annotations
 from collections.abc import Callable
 from dataclasses import dataclass
 
+from domain.lifecycle_service import LifecycleService
 from domain.ports import Messenger, Outbox, RecordSource, SettingsStore
+from notify.lifecycle import Conversations, Hooks
 from notify.notifier import Notifier
 from notify.worker import DeliveryWorker
 from store.connections import SqlConnectionStore
@@ -28,12 +30,16 @@ class Notifications:
 
 
 def start(outbox: Outbox, records: RecordSource, connections: SqlConnectionStore, settings: SettingsStore,
-          messenger: Messenger, allowed_tenants: frozenset[str], *, poll: float, deliver: bool = True
-          ) -> Notifications:
+          messenger: Messenger, allowed_tenants: frozenset[str], lifecycle: LifecycleService | None = None,
+          conversations: Conversations | None = None, *, poll: float, deliver: bool = True) -> Notifications:
     """Starts the delivery worker, unless `deliver` is off (a replica that only accepts work); stop it with
-    `await notifications.stop()`. Committed work wakes it at once in this process (the notifier's callback)."""
-    worker = DeliveryWorker(outbox, connections, messenger, poll=poll)
-    notifier = Notifier(records, connections, settings, outbox, allowed_tenants, worker.wake)
+    `await notifications.stop()`. Committed work wakes it at once in this process (the notifier's callback).
+    With `lifecycle` (and the Bot Connector as `conversations`, for personal messages) the record's lifecycle is
+    followed too (issue 15)."""
+    hooks = Hooks(lifecycle, conversations, messenger) if lifecycle and conversations else None
+    worker = DeliveryWorker(outbox, connections, messenger, poll=poll, hooks=hooks)
+    notifier = Notifier(records, connections, settings, outbox, allowed_tenants, worker.wake,
+                        lifecycle if hooks else None)
     if deliver:
         worker.start()
     return Notifications(notifier, worker, outbox, deliver)

@@ -17,13 +17,14 @@ import uuid
 from collections.abc import Awaitable
 from dataclasses import dataclass, field
 from datetime import UTC, datetime, timedelta
-from typing import TypeVar
+from typing import Any, TypeVar
 
 import telemetry
 from cards.render import render
 from domain.model import ConversationRef
 from domain.notifications import coalesce
 from domain.ports import ConnectionStore, DeliveryError, Messenger, Outbox
+from notify import lifecycle as life
 from notify.claims import POST_TIMEOUT, RENEW_EVERY, Claims, Row
 from notify.notifier import from_payload
 from notify.pacing import SHARED_SPACING, Pacer
@@ -64,7 +65,7 @@ class Stats:
 class DeliveryWorker:
     def __init__(self, outbox: Outbox, connections: ConnectionStore, messenger: Messenger, *,
                  worker_id: str = "", batch: int = 50, max_held: int = 1000, poll: float = 0.5,
-                 max_attempts: int = 8, backoff_cap: float = 300.0) -> None:
+                 max_attempts: int = 8, backoff_cap: float = 300.0, hooks: life.Hooks | None = None) -> None:
         self.outbox, self.connections, self.messenger = outbox, connections, messenger
         self.id = worker_id or f"{socket.gethostname()}:{os.getpid()}:{uuid.uuid4().hex[:6]}"
         self.batch, self.poll = batch, poll
@@ -79,6 +80,7 @@ class DeliveryWorker:
         self._timer: asyncio.TimerHandle | None = None
         self._in_flight = asyncio.Semaphore(MAX_IN_FLIGHT)
         self._gone: dict[str, float] = {}  # chat -> when a post there said the bot is not in it
+        self.hooks = hooks  # issue 15: lifecycle notice cards and the policy's actions (notify/lifecycle.py)
 
     # -- lifecycle ------------------------------------------------------------------------------------------
 
@@ -163,6 +165,9 @@ class DeliveryWorker:
     async def _drain(self, chat_id: str, lane: _Lane) -> None:
         try:
             while lane.queue and not self._stop.is_set():
+                if self.hooks and life.is_action(lane.queue[0]):
+                    await self._perform(lane.queue.pop(0))
+                    continue
                 try:
                     ready = await self._ready(lane.queue[0])
                 except Exception:
@@ -230,8 +235,47 @@ class DeliveryWorker:
         else:
             await self._post(group, ready.ref)
 
+    async def _perform(self, row: Row) -> None:
+        """A lifecycle action row (issue 15): not a post, so unpaced; retried and recorded like one."""
+        assert self.hooks is not None
+        try:
+            if self.hooks.needs_chat(row) and (row["_ref"] is None or self._gone.get(row["chat_id"], -1.0) >=
+                                               row["_claimed"]):
+                self.stats.skipped += 1
+                await self.outbox.skip([row["id"]], "the bot is not in this chat (removed, or never installed there)")
+                return
+            if time.monotonic() >= self.claims.deadline([row]):  # another worker may hold it by the time it ends
+                await self.outbox.release([row["id"]], datetime.now(UTC), self.id)
+                return
+            try:
+                async with asyncio.timeout(POST_TIMEOUT):
+                    await self.hooks.perform(row)
+            except DeliveryError as exc:
+                await self._failed([row], DeliveryError(503, str(exc)) if exc.status in GONE else exc)
+                return
+            except TimeoutError:
+                await self._failed([row], DeliveryError(504, f"no answer within {POST_TIMEOUT:.0f} s"))
+                return
+            await self._record_done([row])
+        except Exception:
+            log.exception("lifecycle action %s failed", row["id"])
+            with contextlib.suppress(Exception):
+                await self.outbox.release([row["id"]], datetime.now(UTC) + timedelta(seconds=5), self.id)
+        finally:
+            self.claims.drop([row])
+
+    async def _card(self, group: list[Row]) -> dict[str, Any]:
+        updates = [from_payload(r["payload"]) for r in sorted(group, key=_id)]
+        if self.hooks and life.is_notice(group[0]):  # a lifecycle notice is never merged (_take_group)
+            return await self.hooks.card(group[0], updates[0])
+        return render("update", u=coalesce(updates))
+
     async def _post(self, group: list[Row], ref: ConversationRef) -> None:
-        card = render("update", u=coalesce([from_payload(r["payload"]) for r in sorted(group, key=_id)]))
+        try:
+            card = await self._card(group)
+        except DeliveryError as exc:
+            await self._failed(group, exc)
+            return
         async with self._in_flight:
             if time.monotonic() >= self.claims.deadline(group):  # the lease might not outlast the post
                 await self._act(group, _Ready("defer"))
@@ -280,12 +324,27 @@ class DeliveryWorker:
             if exc.retry_after is not None:
                 self.pacer.conversation(chat).block(time.monotonic() + wait)
             self.stats.retried += len(ids)
-            await self.outbox.retry_many(ids, datetime.now(UTC) + timedelta(seconds=wait), error, self.id)
+            due = datetime.now(UTC) + timedelta(seconds=wait)
+            await self.outbox.retry_many(ids, due, error, self.id)
+            await self._keep_order(group, due)
             self._wake_in(wait)
         else:
             log.warning("outbox rows %s dead after %d attempt(s): %s", ids, attempts, error)
             self.stats.dead += len(ids)
             await self.outbox.dead_many(ids, f"{error} (attempt {attempts})")
+
+    async def _keep_order(self, group: list[Row], due: datetime) -> None:
+        """A retried lifecycle notice or action (issue 15) keeps its place: the rows of the same record queued
+        behind it for this chat go back to the table due just after it, so the chat hears the changes in order."""
+        lane = self._lanes.get(group[0]["chat_id"])
+        if lane is None or not _alone(group[0]):
+            return
+        key = _record(group[0])
+        behind = [r for r in lane.queue if _record(r) == key]
+        if behind:
+            lane.queue[:] = [r for r in lane.queue if _record(r) != key]
+            await self.outbox.release(_ids(behind), due + timedelta(milliseconds=1), self.id)
+            self.claims.drop(behind)
 
     def _backoff(self, attempts: int) -> float:
         return float(min(self.backoff_cap, 2 ** (attempts - 1)) * random.uniform(0.8, 1.2))
@@ -312,10 +371,25 @@ def _id(row: Row) -> int:
     return int(row["id"])
 
 
+def _record(row: Row) -> tuple[str, str, str]:
+    return row["tenant_id"], row["record_type"], row["record_id"]
+
+
+def _alone(row: Row) -> bool:
+    return life.is_notice(row) or life.is_action(row)
+
+
 def _take_group(queue: list[Row]) -> list[Row]:
     """The first row and every queued row for the same record in the same chat (due together: one card)."""
     key = (queue[0]["tenant_id"], queue[0]["record_type"], queue[0]["record_id"])
-    group = [r for r in queue if (r["tenant_id"], r["record_type"], r["record_id"]) == key][:MAX_GROUP]
+    group = [queue[0]]
+    # Lifecycle notices and actions (issue 15) stand alone, and later updates never jump ahead of them.
+    for row in queue[1:] if not _alone(queue[0]) else ():
+        if (row["tenant_id"], row["record_type"], row["record_id"]) != key:
+            continue
+        if _alone(row) or len(group) >= MAX_GROUP:
+            break
+        group.append(row)
     taken = {id(r) for r in group}
     queue[:] = [r for r in queue if id(r) not in taken]
     return group

@@ -162,6 +162,20 @@ class DataverseRecordSource:
                            changed={attribute: (display(before, column), new_text)}, changed_by=user.name,
                            changed_at=datetime.now().astimezone())
 
+    async def resolution(self, record_type: str, record_id: str) -> tuple[str, str] | None:
+        """A closed case's newest incidentresolution (written by CloseIncident in the same transaction as the
+        state change): its subject and description, for the closing card (issue 15). None for other types."""
+        rid = guid(record_id)
+        if record_type != "incident" or rid is None:
+            return None
+        body = await self.client.get("incidentresolutions", {
+            "$select": "subject,description", "$filter": f"_incidentid_value eq {rid}",
+            "$orderby": "createdon desc", "$top": "1"})
+        rows = body.get("value") if isinstance(body, dict) else None
+        if not rows or not isinstance(rows[0], dict):
+            return None
+        return str(rows[0].get("subject") or ""), str(rows[0].get("description") or "")
+
     async def activity_owners(self, record: Record) -> Sequence[str]:
         """Owners of activitypointer rows regarding the record (emails, calls, tasks, chats...), newest first;
         team-owned activities name no user and are left out."""

@@ -164,11 +164,25 @@ class LocalRecordSource:
     async def update_record(self, user: User, record: Record, attribute: str, value: str) -> ChangeEvent:
         row = self._by_id[(record.type, record.id.lower())]
         old = self._format(record.type, attribute, row.get(attribute))
-        row[attribute] = value
+        attr = self._types[record.type].attributes.get(attribute)
+        owner = self._owner_named(value) if attr and attr.type == "Owner" else None
+        row[attribute] = {"type": owner[0], "id": owner[1]} if owner else value
         self._built.clear()
+        new = self._format(record.type, attribute, row[attribute])
         return ChangeEvent(event_id=f"local:{uuid.uuid4()}", record_type=record.type, record_id=record.id,
-                           changed={attribute: (old, value)}, changed_by=user.name,
-                           changed_at=datetime.now().astimezone())
+                           changed={attribute: (old, new)}, changed_by=user.name,
+                           changed_at=datetime.now().astimezone(), new_owner=owner)
+
+    def _owner_named(self, text: str) -> tuple[str, str]:
+        """A new owner typed by name, email or id: a user first, else a team (issue 15)."""
+        wanted = text.strip().lower()
+        for user in self._users.values():
+            if wanted in (user.name.lower(), user.email.lower(), user.id.lower()) and not user.disabled:
+                return "systemuser", user.id
+        for team in self._teams.values():
+            if wanted in (team.name.lower(), team.id.lower()):
+                return "team", team.id
+        raise ValueError(f"no active user or team is named {text!r}")
 
     async def add_timeline_chat(self, record: Record, chat_id: str, linked_by: User, at: datetime) -> None:
         await self._timeline.add(record.type, record.id, chat_id, linked_by.name, at)

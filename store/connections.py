@@ -72,10 +72,12 @@ class SqlConnectionStore:
             f"{where} ORDER BY connected_at, id LIMIT 500", tenant_id, record_type, record_id)
         return [_conn(r) for r in rows]
 
-    async def for_record_any_tenant(self, record_type: str, record_id: str) -> Sequence[Connection]:
+    async def for_record_any_tenant(self, record_type: str, record_id: str,
+                                    include_history: bool = False) -> Sequence[Connection]:
         """Active connections of a record in every tenant (a CRM webhook does not say which Teams tenant)."""
+        where = "" if include_history else " AND state = 'connected'"
         rows = await self._db.fetch(
-            f"SELECT {_COLS} FROM connections WHERE record_type = $1 AND record_id = $2 AND state = 'connected' "
+            f"SELECT {_COLS} FROM connections WHERE record_type = $1 AND record_id = $2{where} "
             f"ORDER BY connected_at, id LIMIT 500", record_type, record_id)
         return [_conn(r) for r in rows]
 

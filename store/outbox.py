@@ -225,7 +225,7 @@ def _insert_items(dedupe_key: str, items: Sequence[dict[str, Any]], now: str) ->
     args: list[Any] = []
     for item in items:
         payload = item["payload"] if isinstance(item["payload"], str) else json.dumps(item["payload"])
-        key = f"{dedupe_key}#{item['tenant_id']}#{item['chat_id']}"
+        key = f"{dedupe_key}#{item['tenant_id']}#{item['chat_id']}" + (f"#{item['part']}" if item.get("part") else "")
         values = [key, item["tenant_id"], item["chat_id"], item["record_type"], item["record_id"], payload, now, now]
         rows.append(f"({placeholders(len(args) + 1, len(values))}, 'pending')")
         args += values

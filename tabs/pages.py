@@ -11,6 +11,7 @@ import jinja2
 from aiohttp import web
 
 from domain.kinds import AuditEvent, RuleKind
+from domain.lifecycle import AUDIT_EVENTS as LIFECYCLE_EVENTS
 from domain.settings import DEFAULT_DISCONNECT_ROLES, RecordTypeSettings, defaults_for, to_dict
 from domain.settings_rules import RULE_KINDS
 from tabs import audit_api, grants_api, records_api, registrations_api
@@ -33,7 +34,7 @@ KIND_LABELS = {RuleKind.OWNER: "Record owner", RuleKind.TEAM_ADMIN: "Owning team
                RuleKind.CONNECTORS: "People who connected chats",
                RuleKind.ACTIVITY: "Users who logged activity on the record",
                RuleKind.LOOKUP: "User in a lookup (chain)"}
-EVENTS = (AuditEvent.CONNECT, AuditEvent.DISCONNECT, AuditEvent.JOIN)
+EVENTS = (AuditEvent.CONNECT, AuditEvent.DISCONNECT, AuditEvent.JOIN, *LIFECYCLE_EVENTS)
 
 _env = jinja2.Environment(loader=jinja2.FileSystemLoader(HERE / "templates"), autoescape=True,
                           undefined=jinja2.StrictUndefined, trim_blocks=True, lstrip_blocks=True)

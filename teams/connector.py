@@ -55,6 +55,16 @@ class ConnectorClient:
         except DeliveryError:
             return {}
 
+    async def create_conversation(self, service_url: str, bot_id: str, tenant_id: str, aad_object_id: str) -> str:
+        """A 1:1 conversation with a user, for a proactive personal message (POST /v3/conversations; Teams
+        answers with the existing conversation's id when there is one)."""
+        body = {"bot": {"id": bot_id}, "members": [{"id": aad_object_id}], "isGroup": False,
+                "tenantId": tenant_id, "channelData": {"tenant": {"id": tenant_id}}}
+        answer = await self._call("POST", service_url, "v3/conversations", body)
+        if not answer.get("id"):
+            raise DeliveryError(502, "Bot Connector created no conversation")
+        return str(answer["id"])
+
     async def roster(self, service_url: str, conversation_id: str, limit: int = 250) -> list[tuple[str, str]]:
         """The conversation's people as (Entra object id, name), bots left out (v3 pagedmembers)."""
         people: list[tuple[str, str]] = []

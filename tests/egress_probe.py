@@ -21,9 +21,11 @@ SETTLE = 3.0  # background start-up work (a first Graph token, key warm-up) has 
 
 
 async def exercise(bot: Bot, connector: FakeConnector) -> list[str]:
-    """help, connect, suggest, join and new: what a user tries first, Graph-backed commands included. Returns the
-    replies (as JSON, cards included) in order."""
-    for text in ("help", f"connect case {CASE}", f"join case {CASE}", f"new case {CASE} with meganb@contoso.example"):
+    """help, connect, suggest, join and new: what a user tries first, Graph-backed commands included; then the case
+    is reassigned and resolved, so the lifecycle policy (licence check of the new owner, notices) runs too. Returns
+    the replies (as JSON, cards included) in order."""
+    for text in ("help", f"connect case {CASE}", f"join case {CASE}", f"new case {CASE} with meganb@contoso.example",
+                 f"set case {CASE} owner meganb@contoso.example", f"set case {CASE} status Resolved"):
         status, _ = await bot.say(text)
         assert status == 200, text
     status, _ = await bot.say(f"suggest case {TEAM_CASE}", conv="a:lynne", conv_type="personal", user=LYNNE)

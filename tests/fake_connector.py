@@ -22,6 +22,8 @@ class FakeConnector:
         self.failures: list[tuple[int, dict[str, str], float, str | None]] = []
         self.gone: set[str] = set()
         self.members: dict[str, dict[str, Any]] = {}
+        self.created: list[dict[str, Any]] = []  # POST /v3/conversations bodies (1:1 proactive messages)
+        self.unreachable: set[str] = set()  # user ids whose 1:1 conversation can't be created (403)
         self.rosters: dict[str, list[dict[str, Any]]] = {}  # conversation id -> its members (pagedmembers)
         self.url = ""
         self._ids = itertools.count(1)
@@ -53,6 +55,19 @@ class FakeConnector:
         self.arrived.set()
         return web.json_response({"id": f"act-{next(self._ids)}"})
 
+    async def _create(self, request: web.Request) -> web.Response:
+        """Create (or find) a 1:1 conversation: members[0].id is the user; Teams answers 201 with its id."""
+        body = await request.json()
+        members = body.get("members") or []
+        user = str(members[0].get("id", "")) if members and isinstance(members[0], dict) else ""
+        if not user or not body.get("bot", {}).get("id") or not (body.get("tenantId")
+                                                                 or body.get("channelData", {}).get("tenant")):
+            return web.json_response({"error": {"code": "BadArgument"}}, status=400)
+        if user in self.unreachable:
+            return web.json_response({"error": {"code": "Forbidden"}}, status=403)
+        self.created.append(body)
+        return web.json_response({"id": f"a:1on1-{user}"}, status=201)
+
     async def _member(self, request: web.Request) -> web.Response:
         member = self.members.get(request.match_info["member"])
         return web.json_response(member) if member else web.json_response({"error": {}}, status=404)
@@ -74,6 +89,7 @@ class FakeConnector:
 
     async def start(self) -> FakeConnector:
         app = web.Application()
+        app.router.add_post("/v3/conversations", self._create)
         app.router.add_post("/v3/conversations/{conv}/activities", self._post)
         app.router.add_post("/v3/conversations/{conv}/activities/{reply}", self._post)
         app.router.add_put("/v3/conversations/{conv}/activities/{act}", self._put)

@@ -151,7 +151,8 @@ def _system_tables() -> list[Table]:
         # Case resolutions (the activity Dataverse creates when a case is resolved): who, when, which case.
         Table("incidentresolution", "Case Resolution", "activityid", "subject", {x.name: x for x in [
             a("activityid", "Uniqueidentifier"), a("subject"), a("incidentid", "Lookup", targets=["incident"]),
-            a("actualend", "DateTime"), a("createdby", "Lookup", targets=["systemuser"]),
+            a("description", "Memo"), a("createdon", "DateTime"), a("actualend", "DateTime"),
+            a("createdby", "Lookup", targets=["systemuser"]),
             a("statecode", "State", options=[(0, "Open"), (1, "Completed"), (2, "Canceled")])]}, strict=False,
               entity_set="incidentresolutions"),
         Table("sdkmessageprocessingstepimage", "Sdk Message Processing Step Image",

@@ -61,9 +61,17 @@ def sample_body() -> dict[str, Any]:
 
 
 def webhook_body(record_id: str = CASE_ID, priority: tuple[str, str] | None = ("Normal", "High"),
-                 status: tuple[str, str] | None = None, owner_only: bool = False) -> dict[str, Any]:
-    """The sample re-aimed at a record, with its own OperationId and the chosen priority/status reason change."""
+                 status: tuple[str, str] | None = None, owner_only: bool = False,
+                 owner: tuple[tuple[str, str], tuple[str, str]] | None = None,
+                 state: tuple[str, str] | None = None) -> dict[str, Any]:
+    """The sample re-aimed at a record, with its own OperationId and the chosen priority/status reason change.
+    The sample also reassigns the case; that stays out unless `owner_only` or `owner` ((old id, old name),
+    (new id, new name)) asks for a reassignment (issue 15). `state`: a statecode change (old label, new label)."""
     body = copy.deepcopy(sample_body())
+    if owner or not owner_only:  # owner_only: the sample's own reassignment, alone
+        _owner(body, owner)
+    if state:
+        _state(body, state)
     body["OperationId"] = str(uuid.uuid4())
     body["PrimaryEntityId"] = record_id
     target = body["InputParameters"][0]["value"]
@@ -83,6 +91,30 @@ def webhook_body(record_id: str = CASE_ID, priority: tuple[str, str] | None = ("
     return body
 
 
+def _owner(body: dict[str, Any], owner: tuple[tuple[str, str], tuple[str, str]] | None) -> None:
+    target = body["InputParameters"][0]["value"]
+    pre, post = body["PreEntityImages"][0]["value"], body["PostEntityImages"][0]["value"]
+    if owner is None:
+        drop_pair(target["Attributes"], "ownerid")
+        return
+    (old_id, old_name), (new_id, new_name) = owner
+    for entity, oid, name in ((target, new_id, None), (pre, old_id, old_name), (post, new_id, new_name)):
+        ref: dict[str, Any] = {"__type": "EntityReference:http://schemas.microsoft.com/xrm/2011/Contracts", "Id": oid,
+               "KeyAttributes": [], "LogicalName": "systemuser", "Name": name, "RowVersion": None}
+        set_pair(entity["Attributes"], "ownerid", ref)
+
+
+def _state(body: dict[str, Any], state: tuple[str, str]) -> None:
+    target = body["InputParameters"][0]["value"]
+    pre, post = body["PreEntityImages"][0]["value"], body["PostEntityImages"][0]["value"]
+    codes = {"Active": 0, "Resolved": 1, "Cancelled": 2}
+    set_pair(target["Attributes"], "statecode", option(codes.get(state[1], 1)))
+    for entity, label in ((target, state[1]), (pre, state[0]), (post, state[1])):
+        set_pair(entity["FormattedValues"], "statecode", label)
+    set_pair(pre["Attributes"], "statecode", option(codes.get(state[0], 0)))
+    set_pair(post["Attributes"], "statecode", option(codes.get(state[1], 1)))
+
+
 def directory_with_cases(tmp_path: Path, count: int) -> tuple[Path, list[tuple[str, str]]]:
     """The demo directory plus `count` more cases; returns the file and the new (id, ticket number) pairs."""
     data = json.loads(DEMO.read_text(encoding="utf-8"))
@@ -97,8 +129,12 @@ def directory_with_cases(tmp_path: Path, count: int) -> tuple[Path, list[tuple[s
     return path, made
 
 
+NO_GRAPH = "http://127.0.0.1:9/v1.0"  # nothing listens: Graph calls (lifecycle licence checks) fail at once, locally
+
+
 def notify_config(database_url: str, **overrides: Any) -> Config:
-    return test_config(database_url, webhook_key=KEY, webhook_header=HEADER, **overrides)
+    return test_config(database_url, webhook_key=KEY, webhook_header=HEADER, **{"graph_base_url": NO_GRAPH,
+                                                                                **overrides})
 
 
 class Service:

@@ -6,6 +6,7 @@ import time
 from collections.abc import AsyncIterator
 from typing import Any
 
+import aiohttp
 import pytest
 
 from domain.ports import GatewayError
@@ -259,3 +260,20 @@ async def test_a_bearer_token_is_sent_when_there_is_one(fake: FakeDataverse) -> 
     assert await anonymous.user(ALEX) is not None
     assert all("authorization" not in r.headers for r in fake.requests)
     await anonymous.close()
+
+
+async def test_resolution_of_a_closed_case(fake: FakeDataverse, source: DataverseRecordSource) -> None:
+    """Issue 15's closing card: the newest incidentresolution of the case (subject, description), read with one
+    documented OData query; None when the case has none, and for other record types."""
+    assert await source.resolution("incident", CASE) is None
+    for subject, description, at in (("Old try", "", "2026-12-01T09:00:00Z"),
+                                      ("Printer driver rolled back", "Floor 2 prints again.", "2026-12-02T09:00:00Z")):
+        async with aiohttp.ClientSession() as http:
+            body = {"subject": subject, "description": description, "createdon": at,
+                    "incidentid@odata.bind": f"/incidents({CASE})"}
+            async with http.post(f"{fake.url}/api/data/v9.2/incidentresolutions", json=body) as resp:
+                assert resp.status in (201, 204), await resp.text()
+    assert await source.resolution("incident", CASE) == ("Printer driver rolled back", "Floor 2 prints again.")
+    query = fake.calls("GET", "incidentresolutions")[-1].query
+    assert query["$filter"] == f"_incidentid_value eq {CASE}" and query["$top"] == "1"
+    assert await source.resolution("account", CASE) is None

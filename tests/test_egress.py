@@ -32,6 +32,7 @@ async def test_defaults_make_no_connection_beyond_loopback(tmp_path: Path, conne
     assert "Teams licences could not be checked (Microsoft Graph is not configured" in suggest
     assert "Microsoft Graph is not configured" in new_chat
     assert "AZURE_CLIENT_ID" in new_chat
+    assert any("reassigned" in t for t in texts), "the lifecycle notice was not delivered"
 
 @service_process.NEEDS_UNSHARE
 async def test_defaults_start_in_a_network_namespace_with_only_loopback(tmp_path: Path):

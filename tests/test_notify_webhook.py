@@ -10,6 +10,7 @@ from dataclasses import replace
 import aiohttp
 import pytest
 
+from domain.lifecycle_policy import LifecyclePolicy
 from domain.settings import Settings
 from tests.card_schema import assert_valid_card
 from tests.conftest import test_config
@@ -22,6 +23,7 @@ from tests.notify_helpers import (
     KEY,
     Service,
     drop_pair,
+    eventually,
     notify_config,
     sample_body,
     set_pair,
@@ -49,26 +51,31 @@ async def lite(sqlite_url: str, connector: FakeConnector, http: aiohttp.ClientSe
 
 
 def watch(*columns: str):  # type: ignore[no-untyped-def]
+    """Key-update notifications on these columns only (the lifecycle policy of issue 15 off)."""
     def change(s: Settings) -> Settings:
-        return s.with_type("incident", replace(s.record_types["incident"], notify=True, watched=columns))
+        return s.with_type("incident", replace(s.record_types["incident"], notify=True, watched=columns,
+                                               lifecycle=LifecyclePolicy()))
     return change
 
 
 async def test_sample_webhook_posts_formatted_priority_change(svc: Service, connector: FakeConnector):
     """NOTIFY-02: the unmodified sample -> each connected chat gets one valid card "Priority: Normal → High", by
-    the initiating user, with a link to the record; the unwatched owner change is not shown."""
+    the initiating user, with a link to the record; the unwatched owner change is no field line, but (issue 15,
+    case default) the same card tells the reassignment: one card for the change, not two."""
     await svc.connect(A)
     await svc.connect(B)
     status, body = await svc.webhook(sample_body())
     assert (status, body["status"], body["chats"]) == (200, "accepted", 2)
     for conv in (A, B):
-        cards = await wait_cards(connector, conv, 1)
+        await eventually(lambda conv=conv: len(connector.cards(conv)) >= 2)  # the connect card, then ours
+        await asyncio.sleep(0.2)
+        cards = [c for c in connector.cards(conv) if "reassigned" in texts(c)]
         assert len(cards) == 1
         text = texts(cards[0])
-        assert f"Case updated: {CASE_TITLE}" in text
+        assert CASE_TITLE in text and "Case reassigned from Alex Wilber to Megan Bowen" in text
         assert "Priority: Normal → High" in text
         assert "Changed by Diego Siciliani" in text
-        assert "Owner" not in text
+        assert "Owner:" not in text
         assert cards[0]["actions"][0]["url"] == f"https://cc.example/tabs/record?type=incident&id={CASE_ID}"
         assert_valid_card(cards[0])
 
@@ -77,6 +84,7 @@ async def test_unwatched_change_posts_nothing_until_watched(lite: Service, conne
     """Unwatched fields never trigger a message; once the admin watches Owner, the same kind of change does,
     with the lookup named from the post-image (Target's Name is null)."""
     await lite.connect(A)
+    await lite.save_settings(watch("prioritycode", "statecode", "statuscode"))
     status, body = await lite.webhook(webhook_body(owner_only=True))
     assert (status, body["status"]) == (200, "ignored")
     await asyncio.sleep(0.3)

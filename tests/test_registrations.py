@@ -64,16 +64,19 @@ async def test_steps_follow_the_settings(monkeypatch: pytest.MonkeyPatch, sqlite
         assert (await tab.call("POST", "/api/dataverse/registrations/sync", admin)).status == 202
         await until(tab, admin, "in_sync")
         case = steps(env)["connected-chats: Update of incident"]
-        # The similar-cases index (issue 16) adds the compared fields; its own steps need no images.
-        assert case["filteringattributes"] == "description,prioritycode,statecode,statuscode,title"
+        # The similar-cases index (issue 16) adds the compared fields, the case lifecycle policy (issue 15, on by
+        # default) the owner; the similar-cases steps need no images.
+        assert case["filteringattributes"] == "description,ownerid,prioritycode,statecode,statuscode,title"
         assert "connected-chats: Create of incidentresolution" in steps(env)
         # The images now also hold the primary name, so a notification can name the record.
-        assert images(env, case) == [(0, "prioritycode,statecode,statuscode,title"),
-                                     (1, "prioritycode,statecode,statuscode,title")]
+        assert images(env, case) == [(0, "ownerid,prioritycode,statecode,statuscode,title"),
+                                     (1, "ownerid,prioritycode,statecode,statuscode,title")]
 
         def watch_accounts(s: dict[str, Any]) -> None:
             s["record_types"]["account"].update(notify=True, watched=["telephone1", "name"])
             s["record_types"]["incident"]["watched"] = ["prioritycode"]
+            s["record_types"]["incident"]["lifecycle"] = {k: "off" if k == "reassign_add" else False
+                                                          for k in s["record_types"]["incident"]["lifecycle"]}
         await save(tab, admin, watch_accounts)
         await until(tab, admin, "in_sync")
         assert await eventually(lambda: "connected-chats: Update of account" in steps(env))

@@ -47,6 +47,7 @@ async def test_spans_metrics_and_json_logs_without_secrets(tmp_path: Path, conne
     metrics_port = free_port()
     env = service_process.service_env(
         tmp_path, MicrosoftAppId=APP_ID, MicrosoftAppPassword=PASSWORD, GRAPH_AUTH="none",
+        GRAPH_BASE_URL="http://127.0.0.1:9/v1.0",  # the sample reassigns its case: the lifecycle checks Graph
         TO_BOT_FROM_CHANNEL_OPENID_METADATA_URL=identity.openid_url, TO_CHANNEL_FROM_BOT_LOGIN_URL=identity.token_url,
         DATAVERSE_WEBHOOK_KEY=KEY, METRICS_PORT=str(metrics_port), METRICS_TOKEN=METRICS_TOKEN,
         OTEL_EXPORTER_OTLP_ENDPOINT=collector.url, LOG_FORMAT="json", PUBLIC_URL="https://cc.example")

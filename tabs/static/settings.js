@@ -68,6 +68,11 @@
       owner_can_disconnect: on("owner_can_disconnect"), connector_can_disconnect: on("connector_can_disconnect"),
       join_chat: on("join_chat"), notify: on("notify"),
       watched: $$("input[data-watch]:checked", panel).map((b) => b.value),
+      lifecycle: {
+        reassign_notice: on("life_reassign_notice"), reassign_add: $("[data-key=life_reassign_add]", panel).value,
+        reassign_message_owner: on("life_reassign_message_owner"), close_notice: on("life_close_notice"),
+        close_disconnect: on("life_close_disconnect"), reopen_notice: on("life_reopen_notice"),
+      },
       similar_contacts: on("similar_contacts"),
       similar_first: $("[data-key=similar_first]", panel).value === "true",
       similar_lookback_days: Number($("[data-key=similar_lookback_days]", panel).value),
