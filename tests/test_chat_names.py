@@ -111,6 +111,7 @@ async def test_graph_topic_names_the_chat_and_membership_changes_rename_untitled
     connector.rosters[GROUP] = roster(PEOPLE[:3])
     await app.bot.post(update(membersAdded=[{"id": f"29:{ADELE}", "aadObjectId": ADELE}]))
     await eventually(lambda: _titled(app, connector, ["Alex Wilber, Megan Bowen and Adele Vance"]))
+    assert await _titled(app, connector, ["Alex Wilber, Megan Bowen and Adele Vance"])
 
 
 async def _titled(app: Running, connector: FakeConnector, expected: list[str]) -> bool:
