@@ -103,6 +103,8 @@ def start(options: Options) -> Handle | None:
         os.environ.setdefault("OTEL_EXPERIMENTAL_RESOURCE_DETECTORS", "azure_app_service")
         # Statsbeat (the SDK's own usage reports) goes to a Microsoft endpoint the operator did not name.
         os.environ.setdefault("APPLICATIONINSIGHTS_STATSBEAT_DISABLED_ALL", "true")
+        # So does the OneSettings control plane (settings.sdk.monitor.azure.com), fetched in the background.
+        os.environ.setdefault("APPLICATIONINSIGHTS_CONTROLPLANE_DISABLED", "true")
 
         configure_azure_monitor(connection_string=options.appinsights, resource=resource,
                                 span_processors=processors, metric_readers=readers, views=views,
