@@ -54,6 +54,7 @@ class DataverseRecordSource:
         self.client = DataverseClient(self.org_url, token, **client_options)
         # Record rows are read and written through this one: the service itself, or the agent in acting_as().
         self._rows: DataverseClient | CallerClient = self.client
+        self._agent_id: str | None = None  # the systemuserid of the agent acting_as() reads rows as
         self._known: list[str] = list(dict.fromkeys(t.lower() for t in types))
         self._meta = TtlCache(metadata_ttl)
         self._people = People(self.client, people_ttl)
@@ -81,6 +82,7 @@ class DataverseRecordSource:
             return self
         view = copy.copy(self)
         view._rows = CallerClient(self.client, user.aad_object_id)
+        view._agent_id = user.id
         return view
 
     # -- record types and views ---------------------------------------------------------------------------
@@ -138,7 +140,7 @@ class DataverseRecordSource:
 
     async def search(self, types: Sequence[RecordType], text: str, limit: int,
                      owner_id: str | None = None) -> Sequence[Record]:
-        return await self._search.search(types, text, limit, owner_id, rows=self._rows)
+        return await self._search.search(types, text, limit, owner_id, rows=self._rows, user_id=self._agent_id)
 
     async def update_record(self, user: User, record: Record, attribute: str, value: str) -> ChangeEvent:
         meta = await self._require(record.type)

@@ -11,6 +11,7 @@ FORMATTED = "@OData.Community.Display.V1.FormattedValue"
 LOOKUP_NAME = "@Microsoft.Dynamics.CRM.lookuplogicalname"
 NAV_NAME = "@Microsoft.Dynamics.CRM.associatednavigationproperty"
 TOKEN = re.compile(r"""\s*(?:(?P<str>'(?:[^']|'')*')
+    |(?P<date>\d{4}-\d{2}-\d{2}T\d{2}:\d{2}:\d{2}(?:\.\d+)?Z)
     |(?P<guid>[0-9a-fA-F]{8}-[0-9a-fA-F]{4}-[0-9a-fA-F]{4}-[0-9a-fA-F]{4}-[0-9a-fA-F]{12})(?![\w-])
     |(?P<num>-?\d+(?:\.\d+)?)(?![\w-])
     |(?P<paren>[(),])
@@ -47,6 +48,8 @@ def _literal(kind: str, text: str) -> Any:
         return text[1:-1].replace("''", "'")
     if kind == "guid":
         return text.lower()
+    if kind == "date":  # rows hold ISO 8601 UTC text, which orders as the instants do
+        return text
     if kind == "num":
         return float(text) if "." in text else int(text)
     return {"true": True, "false": False, "null": None}.get(text, ODataError)
