@@ -72,11 +72,13 @@ async def test_quick_find_columns_and_one_request_per_type(fake: FakeDataverse, 
     reads = fake.calls("GET")
     assert sorted(r.path for r in reads) == ["emails", "incidents"]
     incident = next(r.query for r in reads if r.path == "incidents")
-    # The Quick Find view names title, ticketnumber and customerid; a lookup cannot be contains()ed.
-    assert incident["$filter"] == ("contains(title,'it''s 100[%][_][[]x]') or "
-                                   "contains(ticketnumber,'it''s 100[%][_][[]x]')")
+    # The Quick Find view names title, ticketnumber and customerid; a lookup cannot be contains()ed. Its
+    # other condition (active cases only) is ANDed, as Dynamics 365's Quick Find does.
+    assert incident["$filter"] == ("(contains(title,'it''s 100[%][_][[]x]') or "
+                                   "contains(ticketnumber,'it''s 100[%][_][[]x]')) and statecode eq 0")
     assert incident["$top"] == "5" and "ticketnumber" in incident["$select"].split(",")
     email = next(r.query for r in reads if r.path == "emails")
+    # The email view's statecode condition names a column this table does not have here: left out.
     assert email["$filter"] == "contains(subject,'it''s 100[%][_][[]x]')"
 
 
