@@ -103,10 +103,10 @@ def for_database(db: Any) -> ChatConnectionsCache:
     """The one cache of this Database object (its connections are what the cache stands for)."""
     cache = _CACHES.get(db)
     if cache is None:
-        if db.dialect == "sqlite":
+        if hasattr(db, "data_version"):
             version = _DataVersion(db)
             cache = version.cache = ChatConnectionsCache(version)
-        else:
+        else:  # PostgreSQL (fresh once listen_with is called), or a wrapper that cannot tell: never served
             cache = ChatConnectionsCache(_Listening())
         _CACHES[db] = cache
     return cache

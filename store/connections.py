@@ -34,9 +34,11 @@ async def announce(tx: Database, tenant_id: str, chat_id: str) -> None:
 
 
 class SqlConnectionStore:
-    def __init__(self, db: Database) -> None:
+    def __init__(self, db: Database, cached_reads: bool = True) -> None:
+        """`cached_reads=False`: for_chat always asks the database (bench/store_bench.py times the SQL)."""
         self._db = db
         self._cache = for_database(db)
+        self._cached_reads = cached_reads
 
     async def _write(self, tenant_id: str, chat_id: str, sql: str, *args: object) -> Row | None:
         """One statement changing a chat's connections; the chat's cached rows are dropped once it commits."""
@@ -85,7 +87,7 @@ class SqlConnectionStore:
 
     async def for_chat(self, tenant_id: str, chat_id: str) -> Sequence[Connection]:
         key = (tenant_id, chat_id)
-        cached = self._cache.get(key)
+        cached = self._cache.get(key) if self._cached_reads else None
         if cached is not None:
             return list(cached)
         generation = self._cache.generation
@@ -93,7 +95,8 @@ class SqlConnectionStore:
             f"SELECT {_COLS} FROM connections WHERE tenant_id = $1 AND chat_id = $2 AND state = 'connected' "
             f"ORDER BY connected_at, id LIMIT 200", tenant_id, chat_id)
         found = [_conn(r) for r in rows]
-        self._cache.put(key, found, generation)
+        if self._cached_reads:
+            self._cache.put(key, found, generation)
         return found
 
     async def for_record(self, tenant_id: str, record_type: str, record_id: str,
