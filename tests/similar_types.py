@@ -28,8 +28,9 @@ def closed_id(i: int) -> str:
 
 
 def workorder_data(closed: int = 3) -> tuple[dict[str, Any], dict[str, str]]:
-    """The demo directory (GUID ids) whose work orders carry states; `closed` inactive ones were closed by Isaiah
-    (statecode Inactive, modifiedby Isaiah, modifiedon 2026-11-12T16:00Z), besides two open HVAC work orders; and the demo id -> GUID mapping."""
+    """The demo directory (GUID ids) whose work orders carry states, and its demo id -> GUID mapping. `closed`
+    inactive ones were closed by Isaiah (statecode Inactive, modifiedby Isaiah, modifiedon 2026-11-12T16:00Z),
+    besides two open HVAC work orders."""
     data, ids = demo_data()
     kind = data["recordTypes"][WORKORDER]
     kind["attributes"].update({
