@@ -205,8 +205,7 @@ async def test_reindex_command_for_a_work_order(many: FakeDataverse, tmp_path: P
         await SqlSettingsStore(db).save(settings.with_type(WORKORDER, ON), etag)
     finally:
         await db.close()
-    env = {**os.environ, "RECORD_SOURCE": many.url, "DATAVERSE_AUTH": "none", "DATABASE_URL": url,
-           "DATAVERSE_RECORD_TYPES": WORKORDER}
+    env = {**os.environ, "RECORD_SOURCE": many.url, "DATAVERSE_AUTH": "none", "DATABASE_URL": url}
     proc = await asyncio.create_subprocess_exec(sys.executable, "-m", "store.reindex", "--type", WORKORDER,
                                                 cwd=ROOT, env=env, stdout=asyncio.subprocess.PIPE,
                                                 stderr=asyncio.subprocess.PIPE)
@@ -242,6 +241,8 @@ async def test_registration_follows_the_settings_and_refuses_types_without_state
         update, delete = (steps(env)[f"connected-chats: {m} of {WORKORDER}"] for m in ("Update", "Delete"))
         assert update["filteringattributes"] == f"{SUMMARY},statecode" and not delete.get("filteringattributes")
         assert images(env, update) == [] and images(env, delete) == []
+        page = await tab.get("/tabs/admin/form", admin)  # the admin is told how to load the history
+        assert f"python -m store.reindex --type {WORKORDER} once" in page.body
 
         body, etag = await tab.settings(admin)
         body["record_types"]["contact"].update(similar_contacts=True, similar_fields=["fullname"])
