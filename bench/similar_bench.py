@@ -101,8 +101,7 @@ async def run(backend: str, cases: int, queries: int, updates: int) -> dict[str,
             await bulk_load(db, data.resolved)
             engine = SqlSimilarCases(db)
             await engine.refresh_terms("incident")
-            if db.dialect == "postgresql":
-                await db.execute("ANALYZE similar_cases")
+            await engine.optimize()  # as the backfill command ends
             loaded = time.perf_counter() - started
 
             active = {c.resolved_by for c in data.resolved} - data.left

@@ -38,6 +38,7 @@ async def backfill(source: ResolvedCaseSource, index: SqlSimilarCases, record_ty
             progress(indexed, cursor is None)
         if cursor is None:
             await index.refresh_terms(record_type)
+            await index.optimize()
             return indexed
 
 

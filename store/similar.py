@@ -149,6 +149,14 @@ class SqlSimilarCases:
                                 SELECT $1, '', COUNT(*) FROM similar_cases WHERE record_type = $1""", record_type)
         self._due[record_type] = max(self._refresh_min, int(await self.count(record_type) * REFRESH_SHARE))
 
+    async def optimize(self) -> None:
+        """After a bulk load: PostgreSQL vacuums and analyzes (the recency window's index-only scan needs the
+        visibility map, the planner current statistics); SQLite merges FTS5's segments."""
+        if self._db.dialect == "postgresql":
+            await self._db.execute("VACUUM (ANALYZE) similar_cases")
+        else:
+            await self._db.execute("INSERT INTO similar_text (similar_text) VALUES ('optimize')")
+
     async def _changed(self, record_type: str) -> None:
         """Keep PostgreSQL's term counts current as the webhook indexes cases: recount after REFRESH_SHARE of
         the index (at least REFRESH_MIN cases) changed through this process."""
