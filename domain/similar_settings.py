@@ -67,9 +67,9 @@ def similar_needs(settings: Settings, primary_names: Mapping[str, str]) -> Itera
     other type with AI-suggested contacts on has no resolution activity: leaving the Active state resolves it, so
     its Update step is filtered on statecode plus the compared fields, and its Delete step takes it out."""
     purpose = "AI-suggested contacts"
-    for table, rts in sorted(settings.record_types.items()):
-        on = settings.for_type(table)
-        if on is None or not on.similar_contacts or not on.similar_fields:
+    for table in sorted(settings.record_types):
+        rts = settings.for_type(table)  # None for a type agents may not connect chats to
+        if rts is None or not rts.similar_contacts or not rts.similar_fields:
             continue
         if table == CASE:
             yield StepNeed(RESOLUTION, "Create", ALL, (), purpose)

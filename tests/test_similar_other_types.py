@@ -254,3 +254,22 @@ async def test_registration_follows_the_settings_and_refuses_types_without_state
         assert await eventually(lambda: not {f"connected-chats: {m} of {WORKORDER}" for m in ("Update", "Delete")}
                                 & set(steps(env)))
         await until(tab, admin, "in_sync")
+
+
+def test_steps_per_type_follow_the_settings():
+    """The needs the reconciler is given: per type with the feature on, an Update step on statecode plus the
+    compared fields and a Delete step; the incidentresolution Create step only for cases; none for a type agents
+    may not connect chats to."""
+    from dataclasses import replace
+
+    from domain.registrations import desired_steps
+    from domain.settings import Settings
+    from domain.similar_settings import similar_needs
+
+    settings = Settings().with_type(WORKORDER, ON).with_type("cr1_ticket", replace(ON, enabled=False))
+    steps = {d.name: d for d in desired_steps(settings, {}, (similar_needs,))}
+    assert set(steps) == {f"connected-chats: {m} of {t}" for m, t in (
+        ("Create", "incidentresolution"), ("Update", "incident"), ("Delete", "incident"),
+        ("Update", WORKORDER), ("Delete", WORKORDER))}
+    assert steps[f"connected-chats: Update of {WORKORDER}"].filtering == (SUMMARY, "statecode")
+    assert steps[f"connected-chats: Delete of {WORKORDER}"].filtering is None
