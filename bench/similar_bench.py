@@ -22,7 +22,8 @@ from pathlib import Path
 from typing import Any
 
 from bench.similar_data import NOW, Case, generate
-from bench.similar_eval import LOOKBACK, indexed
+from bench.similar_eval import LOOKBACK, indexed, score
+from domain.settings import CASE_DEFAULTS
 from domain.similar import TOP_CASES, query_terms, rank
 from store.db import Database, open_database
 from store.migrations import migrate
@@ -100,15 +101,18 @@ async def run(backend: str, cases: int, queries: int, updates: int) -> dict[str,
             await bulk_load(db, data.resolved)
             engine = SqlSimilarCases(db)
             await engine.refresh_terms("incident")
-            if db.dialect == "postgresql":
-                await db.execute("ANALYZE similar_cases")
+            await engine.optimize()  # as the backfill command ends
             loaded = time.perf_counter() - started
+
+            active = {c.resolved_by for c in data.resolved} - data.left
+            suggested: dict[int, list[str]] = {}
 
             async def suggest(i: int) -> None:
                 case = data.open_cases[i % len(data.open_cases)]
                 hits = await engine.search("incident", query_terms(f"{case.title} {case.description}"), case.id,
                                            NOW - LOOKBACK, TOP_CASES)
-                rank(hits, NOW, 0.25, limit=3)
+                people = rank(hits, NOW, CASE_DEFAULTS.similar_threshold, active, limit=3)
+                suggested[i % len(data.open_cases)] = [e.user_id for e in people]
 
             async def update(i: int) -> None:
                 case = data.resolved[(i * 7919) % len(data.resolved)]
@@ -117,7 +121,10 @@ async def run(backend: str, cases: int, queries: int, updates: int) -> dict[str,
             await timed(min(20, queries), suggest)  # warm-up
             q = await timed(queries, suggest)
             u = await timed(updates, update)
+            asked = sorted(suggested)
+            quality = score([suggested[i] for i in asked], [data.open_cases[i] for i in asked], data)
             return {"cases": cases, "load_s": loaded, "query_p50": pct(q, 50), "query_p99": pct(q, 99),
+                    "precision": quality.precision, "recall": quality.recall,
                     "update_p50": pct(u, 50), "update_p99": pct(u, 99),
                     "rss_mb": resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024,
                     "index_mb": await index_bytes(db, path) / 1e6}
@@ -137,10 +144,10 @@ def main() -> None:
     args = parser.parse_args()
     r = asyncio.run(run(args.backend, args.cases, args.queries, args.updates))
     print(f"| backend | cases | query p50 ms | query p99 ms | update p50 ms | update p99 ms | peak RSS MB | "
-          f"index MB | load s |\n|---|---|---|---|---|---|---|---|---|\n"
+          f"index MB | load s | precision@3 | recall@3 |\n|---|---|---|---|---|---|---|---|---|---|---|\n"
           f"| {args.backend} | {r['cases']:,.0f} | {r['query_p50']:.1f} | {r['query_p99']:.1f} | "
           f"{r['update_p50']:.2f} | {r['update_p99']:.2f} | {r['rss_mb']:.0f} | {r['index_mb']:.0f} | "
-          f"{r['load_s']:.0f} |")
+          f"{r['load_s']:.0f} | {r['precision']:.3f} | {r['recall']:.3f} |")
 
 
 if __name__ == "__main__":

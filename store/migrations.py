@@ -85,6 +85,9 @@ STEPS: list[str | dict[str, str]] = [
     CREATE INDEX chat_members_by_person ON chat_members (tenant_id, aad_object_id, seen_at);
     CREATE INDEX connections_by_connector ON connections (tenant_id, connected_by, connected_at);
     """,
+    # Similar cases on PostgreSQL: a query that matches a large share of the index ranks the most recent matches
+    # (store/similar.py); this index lets the planner AND a recency range with the full-text GIN index.
+    {"sqlite": "", "postgresql": "CREATE INDEX similar_cases_recent ON similar_cases (record_type, resolved_at);"},
 ]
 
 _ID = {"sqlite": "INTEGER PRIMARY KEY AUTOINCREMENT", "postgresql": "BIGINT GENERATED ALWAYS AS IDENTITY PRIMARY KEY"}

@@ -96,3 +96,44 @@ async def test_any_text_indexes_and_queries_without_errors(index: SqlSimilarCase
     assert "russian" in await find(index, "замятие бумаги")
     assert "japanese" in await find(index, "プリンターがオフラインです")  # a whole unsegmented run matches as one word
     assert "syntax" in await find(index, "unterminated")
+
+
+async def test_postgresql_ranks_only_the_most_recent_matches_of_a_broad_query(database_url: str):
+    """A query expected to match more cases than the engine ranks looks at the most recent matches; when those are
+    fewer than asked for, it ranks all of them. SQLite always ranks every match."""
+    db = await open_database(database_url)
+    await migrate(db)
+    try:
+        broad, exact = SqlSimilarCases(db, candidates=10), SqlSimilarCases(db)
+        for i in range(20):  # "a-" cases are old, so record-id order (the tie-break) puts them first
+            await broad.upsert(case(f"a-old-{i:02d}", "spooler offline", age=300 + i))
+            await broad.upsert(case(f"z-new-{i:02d}", "spooler offline", age=1 + i))
+        await broad.upsert(case("a-undated", "spooler offline", age=None))
+        await broad.refresh_terms("incident")
+        terms = query_terms("offline spooler")
+        window = [h.record_id for h in await broad.search("incident", terms, "open-1", None, 5)]
+        everything = [h.record_id for h in await exact.search("incident", terms, "open-1", None, 5)]
+        assert everything == ["a-old-00", "a-old-01", "a-old-02", "a-old-03", "a-old-04"]
+        if db.dialect == "postgresql":
+            assert len(window) == 5 and all(r.startswith("z-new-") for r in window)
+            fewer = [h.record_id for h in await broad.search("incident", terms, "open-1", None, 20)]
+            assert fewer[:3] == ["a-old-00", "a-old-01", "a-old-02"]  # the window held too few: all ranked
+        else:
+            assert window == everything
+    finally:
+        await db.close()
+
+
+async def test_term_counts_follow_the_cases_indexed(database_url: str):
+    """Without a backfill's recount, cases indexed one by one (the webhook path) still make a word common."""
+    db = await open_database(database_url)
+    await migrate(db)
+    try:
+        index = SqlSimilarCases(db, refresh_every=10)
+        for i in range(MIN_COMMON * 2):
+            await index.upsert(case(f"c{i}", f"common filler{i}"))
+        await index.upsert(case("rare", "common toner"))
+        assert await find(index, "common") == []
+        assert await find(index, "common toner") == ["rare"]
+    finally:
+        await db.close()
