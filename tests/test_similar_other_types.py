@@ -1,6 +1,6 @@
 """AI-suggested contacts for a Dataverse type without a resolution activity (a work order): leaving the Active state
 is the resolution. Webhook messages POSTed to /api/dataverse/webhook keep the index current and `suggest work order`
-(posted to /api/messages) shows the resolver under "Resolved similar cases"; the backfill pages the table by
+(posted to /api/messages) shows the resolver under "Resolved similar records"; the backfill pages the table by
 @odata.nextLink; the registration reconciler keeps the type's Update and Delete steps. Against the fake Dataverse."""
 from __future__ import annotations
 
@@ -18,6 +18,7 @@ import aiohttp
 import pytest
 
 from domain.settings import RecordTypeSettings
+from domain.similar import OTHER_SECTION
 from records.dataverse import DataverseRecordSource
 from records.dataverse_http import DataverseError
 from records.register_webhooks import main as register_webhooks
@@ -70,12 +71,12 @@ async def workorders(database_url: str, connector: FakeConnector, http: aiohttp.
 
 
 async def suggested(service: Service, connector: FakeConnector, patti: str) -> tuple[dict[str, str], str]:
-    """(name -> reason) of "Resolved similar cases" in `suggest work order WO-00050` as Patti, and the card text."""
+    """(name -> reason) of "Resolved similar records" in `suggest work order WO-00050` as Patti, and the card text."""
     status, _ = await service.bot.say(f"suggest work order {OPEN_HVAC[1]}", conv="a:patti", conv_type="personal",
                                       user=patti)
     assert status == 200
     card = connector.cards("a:patti")[-1]
-    return dict(section_people(card)), json.dumps(card, ensure_ascii=False)
+    return dict(section_people(card, OTHER_SECTION)), json.dumps(card, ensure_ascii=False)
 
 
 async def patch(http: aiohttp.ClientSession, dv: FakeDataverse, record_id: str, body: dict) -> None:
@@ -104,7 +105,7 @@ async def test_deactivated_work_order_suggests_its_resolver_at_once(
         assert (status, reply["index"]) == (200, "indexed"), reply
     people, text = await suggested(service, connector, patti)
     typical = round((time.time() - 3 * 86_400 - datetime.fromisoformat(CREATED).timestamp()) / 86_400)
-    assert people["Megan Bowen"] == f"resolved 1 similar case, latest 3 days ago, typically in {typical} days"
+    assert people["Megan Bowen"] == f"resolved 1 similar record, latest 3 days ago, typically in {typical} days"
     assert "Patti Fernandez" not in people
     assert SIMILAR_HVAC[1] not in text and "startup" not in text  # the similar record is never named or quoted
 
@@ -117,7 +118,7 @@ async def test_deactivated_work_order_suggests_its_resolver_at_once(
     status, reply = await service.webhook(update_body(wo, state=1, by=None, initiating=MEGAN_ID, days_ago=1))
     assert (status, reply["index"]) == (200, "indexed")
     assert (await suggested(service, connector, patti))[0]["Megan Bowen"].startswith(
-        "resolved 1 similar case, latest 1 day ago")
+        "resolved 1 similar record, latest 1 day ago")
 
     await patch(http, dv, wo, {SUMMARY: "Annual fire extinguisher inspection"})
     status, reply = await service.webhook(update_body(wo, by=MEGAN_ID, days_ago=0,
@@ -145,7 +146,7 @@ async def test_other_types_and_types_with_the_feature_off_are_left_alone(
     status, reply = await service.webhook(update_body(SIMILAR_HVAC[0], state=1))
     assert status == 200 and reply["index"] is None
     _, text = await suggested(service, connector, ids.get(PATTI, PATTI))
-    assert SECTION not in text
+    assert OTHER_SECTION not in text and SECTION not in text
 
 
 
