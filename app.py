@@ -38,6 +38,7 @@ from records import SourceConfigError, open_source
 from records.dataverse_registrations import start_sync
 from records.directory_file import DirectoryError
 from store.audit import SqlAuditLog
+from store.chat_cache import CONNECTIONS_CHANNEL, listen_with
 from store.chat_directory import SqlChatDirectory
 from store.connections import SqlConnectionStore
 from store.db import Database, open_database
@@ -131,6 +132,8 @@ async def _resources(app: web.Application) -> AsyncIterator[None]:
     wakeups = PgWakeups(config.database_url, {SETTINGS_CHANNEL: stored.invalidate,
                                               **notifications.wake_handlers()}) if db.dialect == "postgresql" else None
     if wakeups:
+        # A chat's cached connections are served only while this LISTEN is up (store/chat_cache.py).
+        wakeups.payload_handlers[CONNECTIONS_CHANNEL] = listen_with(db, lambda: wakeups.listening)
         await wakeups.start()
     background = Background()
     router = Router()

@@ -128,7 +128,7 @@ async def server_ms(db: Database, fn: Lookup, keys: Sequence[Key]) -> list[float
     """PostgreSQL's own planning + execution time per call (EXPLAIN ANALYZE): the query without client,
     network and scheduler time, to tell a slow query from a busy machine."""
     rec = _Recorder(db)
-    store = SqlConnectionStore(rec)
+    store = SqlConnectionStore(rec, cached_reads=False)
     out = []
     for k in keys:
         await fn(store, k)
@@ -140,7 +140,7 @@ async def server_ms(db: Database, fn: Lookup, keys: Sequence[Key]) -> list[float
 
 
 async def measure(db: Database, samples: int, warmup: int, rng: random.Random) -> list[dict[str, Any]]:
-    store = SqlConnectionStore(db)
+    store = SqlConnectionStore(db, cached_reads=False)
     hits, active, misses = await sample_keys(db, samples, rng)
     # The driver's own floor (pool, round trip, event loop): a lookup's tail above it is the query's.
     lat, _ = await _time(store, lambda s, k: db.fetchrow("SELECT 1 AS one"), hits[:warmup] + hits)
@@ -185,7 +185,7 @@ def uses_index(dialect: str, plan: Sequence[str]) -> bool:
 
 async def plans(db: Database, key: Key) -> list[dict[str, Any]]:
     rec = _Recorder(db)
-    store = SqlConnectionStore(rec)
+    store = SqlConnectionStore(rec, cached_reads=False)
     out = []
     for name, fn in LOOKUPS.items():
         await fn(store, key)

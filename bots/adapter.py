@@ -136,9 +136,11 @@ def _turn(activity: Activity, raw: dict[str, Any]) -> Turn:
     bot_names = {(bot.name or "").lower()}
     to_bot = conv_type == "personal"
     mentions = []
-    for entity in raw.get("entities") or []:
-        mentioned = entity.get("mentioned") or {} if isinstance(entity, dict) else {}
-        if entity.get("type") != "mention" or not isinstance(mentioned, dict):
+    for entity in raw.get("entities") or ():
+        if not isinstance(entity, dict) or entity.get("type") != "mention":
+            continue
+        mentioned = entity.get("mentioned") or {}
+        if not isinstance(mentioned, dict):
             continue
         if mentioned.get("id") == bot.id:
             bot_names.add(str(mentioned.get("name", "")).lower())
@@ -146,11 +148,7 @@ def _turn(activity: Activity, raw: dict[str, Any]) -> Turn:
         else:
             mentions.append(Mention(str(mentioned.get("id", "")), str(mentioned.get("name", "")),
                                     str(mentioned.get("aadObjectId", ""))))
-    added = [m.id for m in activity.members_added or []]
-    removed = [m.id for m in activity.members_removed or []]
-    people = {key: tuple(Mention(str(m.id), str(m.name or ""), str(m.aad_object_id or "").lower()) for m in members
-                         if m.id != bot.id) for key, members in (("joined", activity.members_added or []),
-                                                                  ("left", activity.members_removed or []))}
+    added, removed = activity.members_added or (), activity.members_removed or ()
     topic = raw.get("topicName") if activity.type == "conversationUpdate" else None
     install = activity.action if activity.type == "installationUpdate" else None
     ctx = ChatContext(tenant_id=tenant, conversation_id=conv.id, conversation_type=conv_type,
@@ -163,10 +161,16 @@ def _turn(activity: Activity, raw: dict[str, Any]) -> Turn:
                 mentions=tuple(mentions),
                 # Teams (and the Agents Playground) announce an install twice, as installationUpdate "add" and
                 # as conversationUpdate membersAdded: only the latter counts, or every welcome is sent twice.
-                bot_added=bot.id in added,
-                bot_removed=bot.id in removed or install in ("remove", "remove-upgrade"),
+                bot_added=any(m.id == bot.id for m in added),
+                bot_removed=any(m.id == bot.id for m in removed) or install in ("remove", "remove-upgrade"),
                 chat_title=conv.name or "", addressed=to_bot, topic=topic if isinstance(topic, str) else None,
-                **people)
+                joined=_people(added, bot.id), left=_people(removed, bot.id))
+
+
+def _people(members: Any, bot_id: str | None) -> tuple[Mention, ...]:
+    """People added to or removed from the conversation, the bot left out."""
+    return tuple(Mention(str(m.id), str(m.name or ""), str(m.aad_object_id or "").lower()) for m in members
+                 if m.id != bot_id) if members else ()
 
 
 class TeamsAdapter:

@@ -42,8 +42,14 @@ def _data(data: dict[str, Any]) -> tuple[str, str]:
 
 
 def register(router: Router, service: ChatService, activity_window: float = WINDOW) -> None:
+    helps: dict[tuple[bool, int], str] = {}  # the same text every time for a scope, until a command is added
+
     async def help_(turn: Turn, args: str) -> list[Reply]:
-        return [Reply(text=replies.help_text(router.listed(), turn.ctx.conversation_type))]
+        key = (turn.ctx.conversation_type == "groupChat", len(router.declared))
+        text = helps.get(key)
+        if text is None:
+            text = helps[key] = replies.help_text(router.listed(), turn.ctx.conversation_type)
+        return [Reply(text=text)]
 
     async def with_link(turn: Turn, args: str, usage: str) -> tuple[ChatContext, str, str]:
         """The record from `<type> <key>` or from a CRM record link; a link's appid sets the app (EN-02)."""

@@ -11,6 +11,8 @@ _SPACE = re.compile(r"\s+")
 
 def strip_bot_mention(text: str, bot_names: set[str]) -> str:
     """Remove the bot's own <at>Name</at> (Teams includes it in group chats); keep mentions of people."""
+    if not text:
+        return ""  # invokes and card submits carry no text
     def drop(m: re.Match[str]) -> str:
         return "" if html.unescape(m.group(1)).strip().lower() in bot_names else m.group(0)
     text = _AT.sub(drop, text or "")

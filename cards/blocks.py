@@ -5,6 +5,7 @@ so record text cannot break the card."""
 from __future__ import annotations
 
 from datetime import datetime
+from functools import lru_cache
 from typing import Any
 
 SCHEMA = "http://adaptivecards.io/schemas/adaptive-card.json"
@@ -47,7 +48,11 @@ def open_url(title: str, url: str) -> dict[str, Any]:
 
 def when(value: datetime | None) -> str:
     """Adaptive Cards format {{DATE()}}/{{TIME()}} in the reader's own time zone, so send UTC ISO (filter `when`)."""
-    if value is None:
-        return ""
+    return "" if value is None else _when(value, value.utcoffset())
+
+
+@lru_cache(maxsize=4096)
+def _when(value: datetime, _offset: object) -> str:
+    """Remembered (by instant and offset): a chat's connections are cached, so `records` cards show the same times."""
     at = value.strftime("%Y-%m-%dT%H:%M:%SZ")
     return "{{DATE(" + at + ", SHORT)}} {{TIME(" + at + ")}}"

@@ -8,7 +8,8 @@ from collections.abc import Sequence
 from datetime import datetime
 
 from domain.chat_names import NAME_MAX, KnownChat, display_name, members_title
-from store.connections import iso
+from store.chat_cache import for_database
+from store.connections import announce, iso
 from store.db import Database
 
 SEEN_EVERY = 600.0  # seconds: a person's activity in a chat is written at most this often
@@ -18,25 +19,35 @@ _NAME = "CASE WHEN title <> '' THEN title ELSE members_title END"
 class SqlChatDirectory:
     def __init__(self, db: Database) -> None:
         self._db = db
+        self._cache = for_database(db)  # a rename rewrites the chat's connections
         # Messages arrive far more often than membership changes: remember recent writes in this process.
         self._recently: dict[tuple[str, str, str], float] = {}
 
     async def rename(self, tenant_id: str, chat_id: str, topic: str) -> bool:
         topic = topic.strip()[:NAME_MAX]
-        async with self._db.transaction() as tx:
-            row = await tx.fetchrow("SELECT title, members_title FROM conversations WHERE tenant_id = $1 "
-                                    "AND chat_id = $2", tenant_id, chat_id)
-            if row is None or row["title"] == topic:
-                return False
-            await tx.execute("UPDATE conversations SET title = $3 WHERE tenant_id = $1 AND chat_id = $2",
-                             tenant_id, chat_id, topic)
-            await _rename_connections(tx, tenant_id, chat_id, display_name(topic, row["members_title"]))
+        try:
+            async with self._db.transaction() as tx:
+                row = await tx.fetchrow("SELECT title, members_title FROM conversations WHERE tenant_id = $1 "
+                                        "AND chat_id = $2", tenant_id, chat_id)
+                if row is None or row["title"] == topic:
+                    return False
+                await tx.execute("UPDATE conversations SET title = $3 WHERE tenant_id = $1 AND chat_id = $2",
+                                 tenant_id, chat_id, topic)
+                await _rename_connections(tx, tenant_id, chat_id, display_name(topic, row["members_title"]))
+        finally:
+            self._cache.forget(tenant_id, chat_id)
         return True
 
     async def set_members(self, tenant_id: str, chat_id: str, members: Sequence[tuple[str, str]],
                           at: datetime) -> None:
         wanted = {aad.lower() for aad, _ in members if aad}
         title = members_title([name for _, name in members])
+        try:
+            await self._set_members(tenant_id, chat_id, title, wanted, at)
+        finally:
+            self._cache.forget(tenant_id, chat_id)
+
+    async def _set_members(self, tenant_id: str, chat_id: str, title: str, wanted: set[str], at: datetime) -> None:
         async with self._db.transaction() as tx:
             row = await tx.fetchrow("SELECT title FROM conversations WHERE tenant_id = $1 AND chat_id = $2",
                                     tenant_id, chat_id)
@@ -103,5 +114,6 @@ class SqlChatDirectory:
 
 
 async def _rename_connections(tx: Database, tenant_id: str, chat_id: str, name: str) -> None:
-    await tx.execute("UPDATE connections SET chat_title = $3 WHERE tenant_id = $1 AND chat_id = $2",
-                     tenant_id, chat_id, name)
+    if await tx.execute("UPDATE connections SET chat_title = $3 WHERE tenant_id = $1 AND chat_id = $2",
+                        tenant_id, chat_id, name):
+        await announce(tx, tenant_id, chat_id)

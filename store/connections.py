@@ -1,10 +1,13 @@
-"""Record <-> chat connections. The partial unique index on active rows makes connect idempotent and race-safe."""
+"""Record <-> chat connections. The partial unique index on active rows makes connect idempotent and race-safe.
+A chat's active connections are cached (store/chat_cache.py): every write here drops its chat, and on PostgreSQL
+NOTIFYs the other replicas in the same transaction."""
 from __future__ import annotations
 
 from collections.abc import Sequence
 from datetime import datetime
 
 from domain.model import Connection, ConversationRef, State
+from store.chat_cache import CONNECTIONS_CHANNEL, for_database, notify_payload
 from store.db import Database, Row
 
 _COLS = ("id, tenant_id, record_type, record_id, chat_id, state, connected_by, connected_at, "
@@ -24,13 +27,36 @@ def _conn(row: Row) -> Connection:
         chat_title=row["chat_title"], synced=bool(row["synced"]))
 
 
+async def announce(tx: Database, tenant_id: str, chat_id: str) -> None:
+    """Inside the transaction that writes a chat's connections: other replicas drop the chat once it commits."""
+    if tx.dialect == "postgresql":
+        await tx.execute("SELECT pg_notify($1, $2)", CONNECTIONS_CHANNEL, notify_payload(tenant_id, chat_id))
+
+
 class SqlConnectionStore:
-    def __init__(self, db: Database) -> None:
+    def __init__(self, db: Database, cached_reads: bool = True) -> None:
+        """`cached_reads=False`: for_chat always asks the database (bench/store_bench.py times the SQL)."""
         self._db = db
+        self._cache = for_database(db)
+        self._cached_reads = cached_reads
+
+    async def _write(self, tenant_id: str, chat_id: str, sql: str, *args: object) -> Row | None:
+        """One statement changing a chat's connections; the chat's cached rows are dropped once it commits."""
+        try:
+            if self._db.dialect != "postgresql":
+                return await self._db.fetchrow(sql, *args)
+            async with self._db.transaction() as tx:
+                row = await tx.fetchrow(sql, *args)
+                if row is not None:
+                    await announce(tx, tenant_id, chat_id)
+                return row
+        finally:
+            self._cache.forget(tenant_id, chat_id)
 
     async def connect(self, tenant_id: str, record_type: str, record_id: str, chat_id: str,
                       user_id: str, at: datetime, chat_title: str = "") -> tuple[Connection, bool]:
-        row = await self._db.fetchrow(
+        row = await self._write(
+            tenant_id, chat_id,
             f"INSERT INTO connections (tenant_id, record_type, record_id, chat_id, state, connected_by, "
             f"connected_at, chat_title) VALUES ($1, $2, $3, $4, 'connected', $5, $6, COALESCE(NULLIF($7, ''), "
             f"(SELECT CASE WHEN title <> '' THEN title ELSE members_title END FROM conversations "
@@ -46,7 +72,8 @@ class SqlConnectionStore:
 
     async def disconnect(self, tenant_id: str, record_type: str, record_id: str, chat_id: str,
                          user_id: str, at: datetime) -> Connection | None:
-        row = await self._db.fetchrow(
+        row = await self._write(
+            tenant_id, chat_id,
             f"UPDATE connections SET state = 'disconnected', disconnected_by = $5, disconnected_at = $6 "
             f"WHERE tenant_id = $1 AND record_type = $2 AND record_id = $3 AND chat_id = $4 "
             f"AND state = 'connected' RETURNING {_COLS}", tenant_id, record_type, record_id, chat_id, user_id, iso(at))
@@ -59,10 +86,18 @@ class SqlConnectionStore:
         return _conn(row) if row else None
 
     async def for_chat(self, tenant_id: str, chat_id: str) -> Sequence[Connection]:
+        key = (tenant_id, chat_id)
+        cached = self._cache.get(key) if self._cached_reads else None
+        if cached is not None:
+            return list(cached)
+        generation = self._cache.generation
         rows = await self._db.fetch(
             f"SELECT {_COLS} FROM connections WHERE tenant_id = $1 AND chat_id = $2 AND state = 'connected' "
             f"ORDER BY connected_at, id LIMIT 200", tenant_id, chat_id)
-        return [_conn(r) for r in rows]
+        found = [_conn(r) for r in rows]
+        if self._cached_reads:
+            self._cache.put(key, found, generation)
+        return found
 
     async def for_record(self, tenant_id: str, record_type: str, record_id: str,
                          include_history: bool = False) -> Sequence[Connection]:
@@ -107,4 +142,7 @@ class SqlConnectionStore:
                                tenant_id, chat_id, iso(at))
 
     async def mark_synced(self, connection_id: int) -> None:
-        await self._db.execute("UPDATE connections SET synced = 1 WHERE id = $1", connection_id)
+        row = await self._db.fetchrow("SELECT tenant_id, chat_id FROM connections WHERE id = $1", connection_id)
+        if row is not None:
+            await self._write(row["tenant_id"], row["chat_id"],
+                              "UPDATE connections SET synced = 1 WHERE id = $1 RETURNING id", connection_id)

@@ -63,6 +63,10 @@ class SQLiteDatabase:
     async def executescript(self, sql: str) -> None:
         self._conn.executescript(sql)
 
+    def data_version(self) -> int:
+        """Changes whenever another connection (another process) commits to the file (store/chat_cache.py)."""
+        return int(self._conn.execute("PRAGMA data_version").fetchone()[0])
+
     @asynccontextmanager
     async def transaction(self) -> AsyncIterator[SQLiteDatabase]:
         # The lock keeps other coroutines of this process out of the open transaction.

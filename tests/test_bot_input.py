@@ -46,6 +46,15 @@ async def test_unknown_activity_type_and_invoke_are_harmless(running: Running, c
     assert connector.activities == []
 
 
+async def test_entities_that_are_not_objects_are_skipped(running: Running, connector: FakeConnector):
+    """Entities that are strings or numbers (not Teams' shape) are ignored: the command is still answered."""
+    body = activity("help", service_url=connector.url)
+    body["entities"] = ["mention", 7, None, *body.get("entities", [])]
+    got, _ = await running.bot.post(body)
+    assert got == 200
+    assert any("Here's what I can do" in t for t in connector.texts(GROUP))
+
+
 async def test_invoke_without_verb_is_400(running: Running, connector: FakeConnector):
     """An adaptiveCard/action invoke with no verb answers 400 in the invoke-response shape."""
     body = activity("", service_url=connector.url, type="invoke", name="adaptiveCard/action", mention=False,
