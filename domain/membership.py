@@ -44,14 +44,14 @@ class Membership:
         person = aad_object_id.lower()
         if not person:
             return dict.fromkeys(chat_ids)
-        wanted = list(dict.fromkeys(chat_ids))
-        misses = [c for c in wanted if (tenant_id, c, person) not in self._answers]
+        known: dict[str, Answer] = {c: self._answers.get((tenant_id, c, person)) for c in dict.fromkeys(chat_ids)}
+        misses = [c for c, answer in known.items() if answer is None]
         if misses:
             refs: dict[str, ConversationRef | None] = dict.fromkeys(misses)
             refs.update({c.ref.conversation_id: c.ref for c in await self._chats.bot_chats(tenant_id, misses,
                                                                                           len(misses))})
-            await self._ask_all(tenant_id, person, refs)
-        return {c: self._answers.get((tenant_id, c, person)) for c in wanted}
+            known.update(await self._ask_all(tenant_id, person, refs))
+        return known
 
     async def recent(self, tenant_id: str, aad_object_id: str, limit: int = 20) -> list[KnownChat]:
         """The person's group chats that the bot is in, most recent first: Graph's list of their chats when it can
@@ -66,11 +66,11 @@ class Membership:
                 self._answers[(tenant_id, chat.ref.conversation_id, person)] = True
             return [_known(c) for c in found[:limit]]
         candidates = await self._chats.bot_chats(tenant_id, None, self._candidates)
-        refs: dict[str, ConversationRef | None] = {c.ref.conversation_id: c.ref for c in candidates}
-        await self._ask_all(tenant_id, person, {c: r for c, r in refs.items()
-                                                if (tenant_id, c, person) not in self._answers})
-        return [_known(c) for c in candidates
-                if self._answers.get((tenant_id, c.ref.conversation_id, person))][:limit]
+        known: dict[str, Answer] = {c.ref.conversation_id: self._answers.get((tenant_id, c.ref.conversation_id,
+                                                                              person)) for c in candidates}
+        known.update(await self._ask_all(tenant_id, person, {c.ref.conversation_id: c.ref for c in candidates
+                                                             if known[c.ref.conversation_id] is None}))
+        return [_known(c) for c in candidates if known[c.ref.conversation_id]][:limit]
 
     def changed(self, tenant_id: str, chat_id: str, people: Sequence[str] = ()) -> None:
         """Someone joined or left the chat, or the bot did: forget this chat's answers, and the chat lists of the
@@ -81,12 +81,15 @@ class Membership:
         for listed in [k for k in self._chat_lists if k[0] == tenant_id and (not named or k[1] in named)]:
             self._chat_lists.pop(listed, None)
 
-    async def _ask_all(self, tenant_id: str, person: str, refs: dict[str, ConversationRef | None]) -> None:
+    async def _ask_all(self, tenant_id: str, person: str, refs: dict[str, ConversationRef | None]
+                       ) -> dict[str, Answer]:
+        """Ask Teams about each chat, a few at a time; remember the answers it gave (not the unknowns)."""
         chat_ids = list(refs)
         answers = await _bounded(self._concurrency, [self._ask(c, refs[c], person) for c in chat_ids])
         for chat_id, answer in zip(chat_ids, answers, strict=True):
             if answer is not None:
                 self._answers[(tenant_id, chat_id, person)] = answer
+        return dict(zip(chat_ids, answers, strict=True))
 
     async def _ask(self, chat_id: str, ref: ConversationRef | None, person: str) -> Answer:
         if self._graph is not None:

@@ -26,6 +26,8 @@ class FakeConnector:
         self.unreachable: set[str] = set()  # user ids whose 1:1 conversation can't be created (403)
         self.rosters: dict[str, list[dict[str, Any]]] = {}  # conversation id -> its members (pagedmembers, members/x)
         self.member_lookups: list[tuple[str, str]] = []  # (conversation, member id) of each single-member GET
+        self.member_delay = 0.0  # seconds each single-member GET waits (a slow Teams)
+        self.member_in_flight = self.member_in_flight_max = 0  # single-member GETs being answered (most at once)
         self.url = ""
         self._ids = itertools.count(1)
         self._runner: web.AppRunner | None = None
@@ -74,6 +76,12 @@ class FakeConnector:
         404 MemberNotFoundInConversation (403 BotNotInConversationRoster where the bot is gone)."""
         conv, wanted = request.match_info["conv"], request.match_info["member"]
         self.member_lookups.append((conv, wanted))
+        self.member_in_flight += 1
+        self.member_in_flight_max = max(self.member_in_flight_max, self.member_in_flight)
+        try:
+            await asyncio.sleep(self.member_delay)
+        finally:
+            self.member_in_flight -= 1
         if conv in self.gone:
             return web.json_response({"error": {"code": "BotNotInConversationRoster"}}, status=403)
         roster = self.rosters.get(conv)
