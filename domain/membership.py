@@ -1,7 +1,7 @@
 """Who is in which chat, asked of Teams when a page needs it and never stored: the service keeps no per-person chat
-membership (README, "What it stores"). Microsoft Graph answers when it is usable here, else the Bot Connector's
-single-member lookup in chats the bot is in. Answers are cached in this process only, briefly and bounded; a
-membership event in a chat evicts that chat's answers (other replicas keep theirs until the TTL ends)."""
+membership (the data statement at the top of README.md). Microsoft Graph answers when it is usable here, else the
+Bot Connector's single-member lookup in chats the bot is in. Answers are cached in this process only, briefly and
+bounded; a membership event in a chat evicts that chat's answers (other replicas keep theirs until the TTL ends)."""
 from __future__ import annotations
 
 import asyncio

@@ -88,9 +88,9 @@ STEPS: list[str | dict[str, str]] = [
     # Similar cases on PostgreSQL: a query that matches a large share of the index ranks the most recent matches
     # (store/similar.py); this index lets the planner AND a recency range with the full-text GIN index.
     {"sqlite": "", "postgresql": "CREATE INDEX similar_cases_recent ON similar_cases (record_type, resolved_at);"},
-    # The service keeps no per-person chat membership (README, "What it stores"): who is in a chat is asked of Teams
-    # when needed (domain/membership.py), so the table of who was seen where goes, with its index. When the bot was
-    # added to a chat (about the bot, like bot_removed_at) orders its chats for "your recent chats".
+    # The service keeps no per-person chat membership (the data statement at the top of README.md): who is in a chat
+    # is asked of Teams when needed (domain/membership.py), so the table of who was seen where goes, with its index.
+    # When the bot was added to a chat (about the bot, like bot_removed_at) orders its chats for "your recent chats".
     """
     DROP INDEX IF EXISTS chat_members_by_person;
     DROP TABLE IF EXISTS chat_members;

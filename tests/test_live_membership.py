@@ -1,6 +1,6 @@
-"""Who is in which chat is asked of Teams and never stored (README, "What it stores"): join state on the record page
-and in the bot's lists, the recent chats offered to connect, membership events, and a database that holds no
-per-person chat membership after all the traffic. Through /api/messages and the tab API, with the fake Bot
+"""Who is in which chat is asked of Teams and never stored (the data statement at the top of README.md): join state
+on the record page and in the bot's lists, the recent chats offered to connect, membership events, and a database
+that holds no per-person chat membership after all the traffic. Through /api/messages and the tab API, with the fake Bot
 Connector answering GET /v3/conversations/{id}/members/{id} (no Graph configured) or the fake Microsoft Graph."""
 from __future__ import annotations
 

@@ -32,6 +32,35 @@ async def test_migrations_are_idempotent(db):
     assert await migrate(db) == len(STEPS)
 
 
+async def test_upgrade_drops_the_per_person_chat_membership(database_url: str):
+    """An install that kept who was seen in which chat (schema 7) loses that table and its index on upgrade, on
+    SQLite and PostgreSQL; the chat's name and what is needed to post there stay."""
+    database = await open_database(database_url)
+    try:
+        assert await migrate(database, upto=7) == 7
+        await database.execute("INSERT INTO conversations (tenant_id, chat_id, service_url, members_title) "
+                               "VALUES ('t', '19:c@thread.v2', 'https://smba.example/', 'Alex and Megan')")
+        await database.execute("INSERT INTO chat_members (tenant_id, chat_id, aad_object_id, seen_at) "
+                               "VALUES ('t', '19:c@thread.v2', 'alex-entra-id', '2026-11-29T08:00:00+00:00')")
+        assert await _relations(database) >= {"chat_members", "chat_members_by_person"}
+        assert await migrate(database) == len(STEPS)
+        assert not await _relations(database) & {"chat_members", "chat_members_by_person"}
+        kept = await database.fetch("SELECT chat_id, members_title, bot_added_at FROM conversations")
+        assert kept == [{"chat_id": "19:c@thread.v2", "members_title": "Alex and Megan", "bot_added_at": None}]
+    finally:
+        await database.close()
+
+
+async def _relations(database) -> set[str]:
+    """Table and index names in the database."""
+    if database.dialect == "sqlite":
+        rows = await database.fetch("SELECT name FROM sqlite_master WHERE type IN ('table', 'index')")
+    else:
+        rows = await database.fetch("SELECT relname AS name FROM pg_class c JOIN pg_namespace n "
+                                    "ON n.oid = c.relnamespace WHERE n.nspname = 'public'")
+    return {r["name"] for r in rows}
+
+
 async def test_connect_is_idempotent_and_keeps_first_connector(db):
     """A second connect of the same pair returns the existing connection, not a new one."""
     store = SqlConnectionStore(db)
