@@ -98,6 +98,17 @@ STEPS: list[str | dict[str, str]] = [
     """,
 ]
 
+# What each step is for, as `python -m store migrate` reports it (step number = schema version).
+NOTES = {
+    1: "connections, conversation references, settings, audit, inbox and outbox",
+    2: "index of active connections by record across tenants (webhooks)",
+    3: "the local directory's record timeline",
+    4: "similar cases and their full-text index",
+    5: "shared per-tenant send pace",
+    6: "chat names from members (and, until step 8, who was seen in which chat)",
+    7: "recency index for similar cases (PostgreSQL)",
+    8: "drops chat_members: who is in which chat is asked of Teams, never stored; notes when the bot was added",
+}
 _ID = {"sqlite": "INTEGER PRIMARY KEY AUTOINCREMENT", "postgresql": "BIGINT GENERATED ALWAYS AS IDENTITY PRIMARY KEY"}
 _LOCK_KEY = 7_202_611  # arbitrary, fixed: the advisory lock that serialises migrations across replicas
 
@@ -112,15 +123,20 @@ async def migrate(db: Any, upto: int | None = None) -> int:
         return await _apply(tx, db.dialect, upto)
 
 
+async def version(db: Any) -> int:
+    """The schema version the database is at (0: none yet)."""
+    await db.execute("CREATE TABLE IF NOT EXISTS schema_version (version INTEGER NOT NULL)")
+    row = await db.fetchrow("SELECT MAX(version) AS v FROM schema_version")
+    return int(row["v"]) if row and row["v"] is not None else 0
+
+
 async def _apply(tx: Any, dialect: str, upto: int | None = None) -> int:
-    await tx.execute("CREATE TABLE IF NOT EXISTS schema_version (version INTEGER NOT NULL)")
-    row = await tx.fetchrow("SELECT MAX(version) AS v FROM schema_version")
-    current = int(row["v"]) if row and row["v"] is not None else 0
+    current = await version(tx)
     target = len(STEPS) if upto is None else max(current, min(upto, len(STEPS)))
-    for version, step in enumerate(STEPS[current:target], start=current + 1):
+    for number, step in enumerate(STEPS[current:target], start=current + 1):
         script = step[dialect] if isinstance(step, dict) else step
         for statement in script.format(id=_ID[dialect]).split(";"):
             if statement.strip():
                 await tx.execute(statement)
-        await tx.execute("INSERT INTO schema_version (version) VALUES ($1)", version)
+        await tx.execute("INSERT INTO schema_version (version) VALUES ($1)", number)
     return target

@@ -2,7 +2,10 @@
 from __future__ import annotations
 
 import asyncio
+import os
+import sys
 from datetime import UTC, datetime, timedelta
+from pathlib import Path
 
 import pytest
 
@@ -12,10 +15,11 @@ from domain.settings import Settings
 from store.audit import SqlAuditLog
 from store.connections import SqlConnectionStore
 from store.db import open_database
-from store.migrations import STEPS, migrate
+from store.migrations import NOTES, STEPS, migrate
 from store.settings_store import SqlSettingsStore
 
 T0 = datetime(2026, 11, 29, 8, 0, tzinfo=UTC)
+ROOT = Path(__file__).resolve().parent.parent
 
 
 @pytest.fixture
@@ -49,6 +53,30 @@ async def test_upgrade_drops_the_per_person_chat_membership(database_url: str):
         assert kept == [{"chat_id": "19:c@thread.v2", "members_title": "Alex and Megan", "bot_added_at": None}]
     finally:
         await database.close()
+
+
+async def test_store_migrate_command_reports_the_upgrade(tmp_path: Path):
+    """`python -m store migrate` on a database at schema 7 applies step 8 and says that it drops chat_members."""
+    url = f"sqlite:///{tmp_path}/old.db"
+    database = await open_database(url)
+    await migrate(database, upto=7)
+    await database.close()
+    proc = await asyncio.create_subprocess_exec(sys.executable, "-m", "store", "migrate", cwd=ROOT,
+                                                env={**os.environ, "DATABASE_URL": url},
+                                                stdout=asyncio.subprocess.PIPE, stderr=asyncio.subprocess.PIPE)
+    out, err = await asyncio.wait_for(proc.communicate(), 60)
+    assert proc.returncode == 0, err.decode()
+    assert "applied step 8: drops chat_members" in out.decode()
+    assert f"schema at version {len(STEPS)} (sqlite)" in out.decode()
+    database = await open_database(url)
+    try:
+        assert "chat_members" not in await _relations(database)
+    finally:
+        await database.close()
+
+
+def test_every_schema_step_says_what_it_is_for():
+    assert set(NOTES) == set(range(1, len(STEPS) + 1))
 
 
 async def _relations(database) -> set[str]:
