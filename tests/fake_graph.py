@@ -1,12 +1,12 @@
 """A small fake Microsoft Graph for tests: an aiohttp server on 127.0.0.1, port 0, under /v1.0.
 
 It speaks the documented request/response shapes of the calls the gateway makes (create chat, list/add
-members, install an app, app catalog lookup, users with assignedPlans, getPresencesByUserId), checks the
+members, a user's chats, install an app, app catalog lookup, users with assignedPlans, getPresencesByUserId), checks the
 request bodies the way Graph does where a wrong body would fail in production, and records every request.
 
     async with FakeGraph() as g:
         g.set_user(aad_id, licensed=True, presence="Available")
-        g.add_chat("19:abc@thread.v2", members=[aad_id], topic="Case 42")
+        g.add_chat("19:abc@thread.v2", members=[aad_id], topic="Case 42", last_message_at="2026-12-01T10:00:00Z")
         g.throttle(2, retry_after=1)          # the next two calls get 429 + Retry-After: 1
         g.fail(1, status=403)                 # the next call gets 403 with a Graph error body
         g.delay = 6.0                         # every answer takes 6 s
