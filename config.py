@@ -37,6 +37,19 @@ MANIFEST_ENV = {
 }
 
 
+# Azure Monitor's OpenTelemetry distro reads these from the process environment only; with Application Insights
+# configured they are set unless the operator set them, so the SDK talks only to the connection string's endpoint.
+AZURE_MONITOR_ENV = {
+    # Its default resource detectors include azure_vm, which probes the metadata endpoint (169.254.169.254) on
+    # every start; azure_app_service reads environment variables only (Container Apps and App Service).
+    "OTEL_EXPERIMENTAL_RESOURCE_DETECTORS": "azure_app_service",
+    # Statsbeat (the SDK's own usage reports) goes to a Microsoft endpoint the operator did not name...
+    "APPLICATIONINSIGHTS_STATSBEAT_DISABLED_ALL": "true",
+    # ...and so does the OneSettings control plane (settings.sdk.monitor.azure.com), fetched in the background.
+    "APPLICATIONINSIGHTS_CONTROLPLANE_DISABLED": "true",
+}
+
+
 class ConfigError(ValueError):
     """An environment variable has a value the service cannot use; the message names it."""
 
@@ -140,6 +153,10 @@ class Config:
 
     @property
     def telemetry(self) -> TelemetryOptions:
+        """The exporters' options; with Application Insights, also its SDK's environment (AZURE_MONITOR_ENV)."""
+        if self.appinsights_connection_string:
+            for name, value in AZURE_MONITOR_ENV.items():
+                os.environ.setdefault(name, value)
         return TelemetryOptions(service_name=self.service_name,
                                 prometheus=bool(self.metrics_port or self.metrics_token),
                                 otlp_endpoint=self.otlp_endpoint, appinsights=self.appinsights_connection_string)

@@ -93,19 +93,9 @@ def start(options: Options) -> Handle | None:
     views = [View(instrument_name="cc.turn.duration",
                   aggregation=ExplicitBucketHistogramAggregation(TURN_BUCKETS))]
     if options.appinsights:
-        import os
-
         from azure.monitor.opentelemetry import configure_azure_monitor
 
-        # The distro's default resource detectors include azure_vm, which probes the metadata endpoint
-        # (169.254.169.254) on every start; azure_app_service reads environment variables only (Container Apps
-        # and App Service). An operator's own choice wins.
-        os.environ.setdefault("OTEL_EXPERIMENTAL_RESOURCE_DETECTORS", "azure_app_service")
-        # Statsbeat (the SDK's own usage reports) goes to a Microsoft endpoint the operator did not name.
-        os.environ.setdefault("APPLICATIONINSIGHTS_STATSBEAT_DISABLED_ALL", "true")
-        # So does the OneSettings control plane (settings.sdk.monitor.azure.com), fetched in the background.
-        os.environ.setdefault("APPLICATIONINSIGHTS_CONTROLPLANE_DISABLED", "true")
-
+        # The SDK's environment defaults (no metadata probe, no Statsbeat, no control plane) are set by config.py.
         configure_azure_monitor(connection_string=options.appinsights, resource=resource,
                                 span_processors=processors, metric_readers=readers, views=views,
                                 enable_live_metrics=False, instrumentation_options={"azure_sdk": {"enabled": False}})

@@ -319,7 +319,7 @@ def test_azure_template_has_the_expected_resources_and_replicas() -> None:
                 "Microsoft.DBforPostgreSQL/flexibleServers", "Microsoft.DBforPostgreSQL/flexibleServers/databases",
                 "Microsoft.KeyVault/vaults", "Microsoft.KeyVault/vaults/secrets",
                 "Microsoft.ManagedIdentity/userAssignedIdentities", "Microsoft.OperationalInsights/workspaces",
-                "Microsoft.Authorization/roleAssignments"}
+                "Microsoft.Authorization/roleAssignments", "Microsoft.Insights/components"}
     assert expected <= types.keys()
     assert all(re.fullmatch(r"\d{4}-\d{2}-\d{2}", v) for v in types.values()), f"preview API versions: {types}"
     assert replica_problems((AZURE / "main.bicep").read_text()) == []
@@ -333,7 +333,8 @@ def test_container_app_probes_secrets_and_outputs() -> None:
         assert re.search(rf"type: '{kind}'\s+httpGet: \{{\s+path: '{path}'", raw), kind
     refs = re.search(r"var kvSecretRefs = (.*?)\n\)", raw, re.S)
     assert refs and refs[1].count("keyVaultUrl:") == refs[1].count("name:") >= 2 and "value:" not in refs[1]
-    for env in ("DATABASE_URL", "MicrosoftAppPassword", "AZURE_CLIENT_SECRET", "DATAVERSE_WEBHOOK_KEY"):
+    for env in ("DATABASE_URL", "MicrosoftAppPassword", "AZURE_CLIENT_SECRET", "DATAVERSE_WEBHOOK_KEY",
+                "APPLICATIONINSIGHTS_CONNECTION_STRING"):
         assert re.search(rf"name: '{env}'\s+secretRef: '[\w-]+'", raw), f"{env} is not a secretRef"
         assert not re.search(rf"^\s*{env}:", raw, re.M), f"{env} set as a plain value"
     outputs = set(re.findall(r"^output\s+(\w+)\s", raw, re.M))

@@ -1,6 +1,6 @@
 // connected-chats on Azure: Container Apps (two or more replicas) behind the Container Apps ingress,
 // one PostgreSQL flexible server, secrets in Key Vault read through a user-assigned managed identity,
-// logs in Log Analytics, and an Azure Bot registration with the Microsoft Teams channel.
+// logs in Log Analytics, traces and metrics in Application Insights, and an Azure Bot registration with the Microsoft Teams channel.
 // Deploy and follow-up steps (Entra apps, Graph permissions, manifest build): infra/README.md.
 targetScope = 'resourceGroup'
 
@@ -99,6 +99,9 @@ param teamsAppCatalogId string = ''
 @secure()
 param dataverseWebhookKey string = ''
 
+@description('Create a workspace-based Application Insights resource and send traces and metrics there (APPLICATIONINSIGHTS_CONNECTION_STRING).')
+param applicationInsights bool = true
+
 @description('DATAVERSE_WEBHOOK_HEADER: name of the header that carries the webhook key.')
 param dataverseWebhookHeader string = ''
 
@@ -130,6 +133,20 @@ resource logs 'Microsoft.OperationalInsights/workspaces@2023-09-01' = {
       name: 'PerGB2018'
     }
     retentionInDays: 30
+  }
+}
+
+// Traces and metrics (OpenTelemetry through azure-monitor-opentelemetry) land in the same workspace as the logs.
+resource insights 'Microsoft.Insights/components@2020-02-02' = if (applicationInsights) {
+  name: '${baseName}-ai-${suffix}'
+  location: location
+  tags: tags
+  kind: 'web'
+  properties: {
+    Application_Type: 'web'
+    WorkspaceResourceId: logs.id
+    IngestionMode: 'LogAnalytics'
+    DisableLocalAuth: false
   }
 }
 
@@ -190,6 +207,15 @@ resource botPasswordSecret 'Microsoft.KeyVault/vaults/secrets@2023-07-01' = {
   }
 }
 
+// The connection string carries the ingestion key: a secret like the others, never a plain app setting.
+resource insightsSecret 'Microsoft.KeyVault/vaults/secrets@2023-07-01' = if (applicationInsights) {
+  parent: vault
+  name: 'appinsights-connection-string'
+  properties: {
+    value: applicationInsights ? insights.properties.ConnectionString : ''
+  }
+}
+
 resource webhookKeySecret 'Microsoft.KeyVault/vaults/secrets@2023-07-01' = if (!empty(dataverseWebhookKey)) {
   parent: vault
   name: 'dataverse-webhook-key'
@@ -247,7 +273,14 @@ var kvSecretRefs = concat(
       keyVaultUrl: '${vault.properties.vaultUri}secrets/dataverse-webhook-key'
       identity: identity.id
     }
-  ]
+  ],
+  applicationInsights ? [
+    {
+      name: 'appinsights-connection-string'
+      keyVaultUrl: '${vault.properties.vaultUri}secrets/appinsights-connection-string'
+      identity: identity.id
+    }
+  ] : []
 )
 
 // Graph signs in as the bot's own app registration (same id, same secret): the app that installs
@@ -272,7 +305,13 @@ var secretEnv = concat(
       name: 'DATAVERSE_WEBHOOK_KEY'
       secretRef: 'dataverse-webhook-key'
     }
-  ]
+  ],
+  applicationInsights ? [
+    {
+      name: 'APPLICATIONINSIGHTS_CONNECTION_STRING'
+      secretRef: 'appinsights-connection-string'
+    }
+  ] : []
 )
 
 var fixedSettings = {
@@ -318,6 +357,7 @@ resource app 'Microsoft.App/containerApps@2024-03-01' = {
   dependsOn: [
     kvSecretsUser
     webhookKeySecret
+    insightsSecret
     acrPull
   ]
   properties: {
@@ -438,6 +478,9 @@ output tenantId string = tenant().tenantId
 output identityPrincipalId string = identity.properties.principalId
 
 output keyVaultName string = vault.name
+
+@description('Application Insights resource receiving traces and metrics (empty when turned off).')
+output applicationInsightsName string = applicationInsights ? insights.name : ''
 
 output postgresHost string = postgres.outputs.host
 
