@@ -35,6 +35,8 @@ class Membership:
         self._concurrency, self._candidates = concurrency, candidates
         self._answers: TTLCache[tuple[str, str, str], bool] = TTLCache(size, ttl, timer)
         self._chat_lists: TTLCache[tuple[str, str], tuple[str, ...]] = TTLCache(max(1, size // 10), ttl, timer)
+        self._timer, self._ttl = timer, ttl
+        self._lists_refused_until = float("-inf")  # Graph refused to list chats (permission not granted): not asked
 
     async def is_member(self, tenant_id: str, chat_id: str, aad_object_id: str) -> Answer:
         return (await self.of_chats(tenant_id, [chat_id], aad_object_id)).get(chat_id)
@@ -106,7 +108,7 @@ class Membership:
             return None
 
     async def _graph_chats(self, tenant_id: str, person: str) -> list[str] | None:
-        if self._graph is None:
+        if self._graph is None or self._timer() < self._lists_refused_until:
             return None
         cached = self._chat_lists.get((tenant_id, person))
         if cached is not None:
@@ -114,7 +116,8 @@ class Membership:
         try:
             listed = tuple(await self._graph.user_chats(person, GRAPH_CHATS))
         except GatewayError as exc:  # e.g. Chat.ReadBasic.All not granted: check the bot's chats one by one
-            log.info("a person's chats not read from Graph: %s", exc)
+            log.info("a person's chats not read from Graph (not asked again for %.0f s): %s", self._ttl, exc)
+            self._lists_refused_until = self._timer() + self._ttl
             return None
         self._chat_lists[(tenant_id, person)] = listed
         return list(listed)

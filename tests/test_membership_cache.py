@@ -114,5 +114,8 @@ async def test_graph_refusals_fall_back_to_the_bot_connector(db: Database, conne
             graph.add_chat(CHATS[0], members=[MEGAN])  # Graph answers again: it wins over the Bot Connector
             assert await members.is_member(TENANT, CHATS[0], MEGAN) is True
             assert len(connector.member_lookups) == 2
+            listed = len(graph.calls("GET", r"/users/.*/chats"))
+            assert [c.chat_id for c in await members.recent(TENANT, MEGAN)] == [CHATS[0]]
+            assert len(graph.calls("GET", r"/users/.*/chats")) == listed, "a refusal is not repeated on every page"
         finally:
             await gateway.close()
