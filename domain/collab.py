@@ -11,7 +11,7 @@ from domain.ports import ChatGateway, DeliveryError, GatewayError
 from domain.results import ChatContext, ChatList, ContextNote, Refusal
 from domain.service import ChatService, now
 from domain.settings import ContactRule, RecordTypeSettings
-from domain.similar import SECTION as SIMILAR_SECTION
+from domain.similar import section as similar_section
 from domain.similar_contacts import SimilarContacts
 from domain.worked_on import activity_loggers, chat_connectors, worked_on
 
@@ -161,9 +161,10 @@ class CollabService:
         rules_part: list[tuple[str, list[tuple[User, str]]]] = [
             (rule.name, [(u, "") for u in await self._candidates(ctx, rule, record)])
             for rule in rts.contact_rules[:10]]
-        if self.similar is None or (only not in (None, SIMILAR_SECTION) and not rts.similar_first):
+        name = similar_section(rtype.logical_name)
+        if self.similar is None or (only not in (None, name) and not rts.similar_first):
             return rules_part  # a later section cannot change who the asked-for section shows
-        similar = [(SIMILAR_SECTION, await self.similar.people(rtype, rts, record, now()))]
+        similar = [(name, await self.similar.people(rtype, rts, record, now()))]
         return similar + rules_part if rts.similar_first else rules_part + similar
 
     async def _candidates(self, ctx: ChatContext, rule: ContactRule, record: Record) -> list[User]:

@@ -15,6 +15,7 @@ from datetime import UTC, datetime
 from typing import Any
 
 SECTION = "Resolved similar cases"
+OTHER_SECTION = "Resolved similar records"  # any other type with a resolution state (issue 16, item 5)
 MAX_TERMS = 24  # query terms taken from the open case (the rarest-looking: longest first)
 MAX_TEXT = 20_000  # characters of a case indexed; a pasted log beyond that adds noise, not meaning
 TOP_CASES = 50  # similar cases the ranking looks at
@@ -99,8 +100,13 @@ def query_terms(text: str) -> list[str]:
     return sorted(distinct, key=lambda w: (-len(w), distinct.index(w)))[:MAX_TERMS]
 
 
+def section(record_type: str) -> str:
+    """The section's name: Dynamics 365's for cases, a neutral one for other types."""
+    return SECTION if record_type == "incident" else OTHER_SECTION
+
+
 def rank(hits: Sequence[Hit], now: datetime, threshold: float, eligible: Iterable[str] | None = None,
-         limit: int | None = None) -> list[Expert]:
+         limit: int | None = None, noun: str = "case") -> list[Expert]:
     """Rank resolvers of the similar cases.
 
     similarity = the hit's score / the best hit's score (0..1; engines score on different scales); hits below
@@ -117,12 +123,12 @@ def rank(hits: Sequence[Hit], now: datetime, threshold: float, eligible: Iterabl
         sim = hit.score / top
         if sim >= threshold and hit.resolved_by and (allowed is None or hit.resolved_by in allowed):
             mine.setdefault(hit.resolved_by, []).append((sim, hit))
-    experts = [_expert(user, cases, now) for user, cases in mine.items()]
+    experts = [_expert(user, cases, now, noun) for user, cases in mine.items()]
     experts.sort(key=lambda e: (-round(e.score, 9), e.user_id))
     return experts[:limit] if limit is not None else experts
 
 
-def _expert(user: str, cases: list[tuple[float, Hit]], now: datetime) -> Expert:
+def _expert(user: str, cases: list[tuple[float, Hit]], now: datetime, noun: str) -> Expert:
     ages = [_days(now, h.resolved_at) for _, h in cases if h.resolved_at is not None]
     durations = sorted(_days(h.resolved_at, h.created_at) for _, h in cases
                        if h.resolved_at is not None and h.created_at is not None and h.resolved_at >= h.created_at)
@@ -130,12 +136,12 @@ def _expert(user: str, cases: list[tuple[float, Hit]], now: datetime) -> Expert:
     speed = 0.75 + 0.25 / (1 + (typical if typical is not None else SPEED_DAYS) / SPEED_DAYS)
     total = sum(sim * _recency(now, h.resolved_at) for sim, h in cases) * speed
     latest = math.floor(min(ages)) if ages else None
-    return Expert(user, total, len(cases), latest, typical, reason(len(cases), latest, typical))
+    return Expert(user, total, len(cases), latest, typical, reason(len(cases), latest, typical, noun))
 
 
-def reason(cases: int, latest_days: int | None, typical_days: float | None) -> str:
+def reason(cases: int, latest_days: int | None, typical_days: float | None, noun: str = "case") -> str:
     """"resolved 4 similar cases, latest 6 days ago, typically in 2 days": counts and ages, never a case."""
-    parts = [f"resolved {cases} similar case{'s' if cases != 1 else ''}"]
+    parts = [f"resolved {_n(cases, 'similar ' + noun)}"]
     if latest_days is not None:
         parts.append("latest today" if latest_days == 0 else f"latest {_n(latest_days, 'day')} ago")
     if typical_days is not None:

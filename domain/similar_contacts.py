@@ -37,7 +37,8 @@ class SimilarContacts:
         since = at - timedelta(days=rts.similar_lookback_days)
         hits = await self.engine.search(rtype.logical_name, terms, record.id, since, TOP_CASES)
         out = []
-        for expert in rank(hits, at, rts.similar_threshold):
+        noun = "case" if rtype.logical_name == "incident" else "record"
+        for expert in rank(hits, at, rts.similar_threshold, noun=noun):
             user = await self.records.user(expert.user_id)
             if user is not None and not user.disabled:  # people who left are never suggested
                 out.append((user, expert.reason))

@@ -12,6 +12,7 @@ TEXT_TYPES = frozenset({"String", "Memo", "Lookup", "Customer", "Picklist", "Own
 MAX_FIELDS = 10
 MAX_LOOKBACK_DAYS = 3650
 _BOOLS = ("similar_contacts", "similar_first")
+CASE, RESOLUTION = "incident", "incidentresolution"
 
 
 def shape_problems(raw: dict[str, Any], where: str) -> list[tuple[str, str]]:
@@ -34,6 +35,8 @@ def rule_problems(rtype: RecordType, rts: RecordTypeSettings, where: str) -> lis
         return []  # the defaults name case fields; they are only checked for types that use them
     if not rts.similar_fields:
         return [(at, "choose at least one text field to compare cases by")]
+    if problem := _resolution_problem(rtype):
+        return [(f"{where}.similar_contacts", problem)]
     if len(rts.similar_fields) > MAX_FIELDS or len(set(rts.similar_fields)) != len(rts.similar_fields):
         return [(at, f"at most {MAX_FIELDS} distinct fields")]
     for name in rts.similar_fields:
@@ -45,13 +48,30 @@ def rule_problems(rtype: RecordType, rts: RecordTypeSettings, where: str) -> lis
     return []
 
 
+def _resolution_problem(rtype: RecordType) -> str | None:
+    """Why records of the type cannot be told resolved (None: they can). A Dataverse table's resolution is
+    leaving the Active state (statecode), reported by its Update step; the local directory names a resolver."""
+    attrs = rtype.attributes
+    state = attrs.get("statecode")
+    if (state is None or state.type != "State") and "resolvedby" not in attrs:
+        return (f"{rtype.display_name} has no state (statecode) or resolver (resolvedby) to tell "
+                "resolved records by")
+    if rtype.logical_name != CASE and (rtype.virtual or not rtype.update_events) and "resolvedby" not in attrs:
+        return f"{rtype.display_name} raises no update events, so its resolutions cannot be followed"
+    return None
+
+
 def similar_needs(settings: Settings, primary_names: Mapping[str, str]) -> Iterable[StepNeed]:
-    """The Dataverse webhook steps the similar-cases index needs (webhooks/similar_intake.py): a case resolved
-    (Create of incidentresolution), changed in a compared field or reactivated (Update of incident), deleted."""
-    rts = settings.for_type("incident")
-    if rts is None or not rts.similar_contacts or not rts.similar_fields:
-        return
+    """The Dataverse webhook steps the similar-cases index needs (webhooks/similar_intake.py). Cases: resolved
+    (Create of incidentresolution), changed in a compared field or reactivated (Update of incident), deleted. Any
+    other type with AI-suggested contacts on has no resolution activity: leaving the Active state resolves it, so
+    its Update step is filtered on statecode plus the compared fields, and its Delete step takes it out."""
     purpose = "AI-suggested contacts"
-    yield StepNeed("incidentresolution", "Create", ALL, (), purpose)
-    yield StepNeed("incident", "Update", ("statecode", *rts.similar_fields), (), purpose)
-    yield StepNeed("incident", "Delete", ALL, (), purpose)
+    for table in sorted(settings.record_types):
+        rts = settings.for_type(table)  # None for a type agents may not connect chats to
+        if rts is None or not rts.similar_contacts or not rts.similar_fields:
+            continue
+        if table == CASE:
+            yield StepNeed(RESOLUTION, "Create", ALL, (), purpose)
+        yield StepNeed(table, "Update", ("statecode", *rts.similar_fields), (), purpose)
+        yield StepNeed(table, "Delete", ALL, (), purpose)

@@ -34,7 +34,7 @@ from records.dataverse_meta import (
     parse_views,
 )
 from records.dataverse_people import People
-from records.dataverse_resolutions import resolved_cases
+from records.dataverse_resolutions import left_active, resolved_cases
 from records.dataverse_rows import column_of, display, guid, lookup_ref, to_api_value, to_record
 from records.dataverse_search import QuickFindSearch
 from records.dataverse_timeline import Timeline
@@ -268,11 +268,11 @@ class DataverseRecordSource:
 
     async def resolved_cases(self, record_type: str, fields: Sequence[str], cursor: str | None
                              ) -> tuple[Sequence[IndexedCase], str | None]:
-        """A page of resolved cases for the similar-cases backfill (records/dataverse_resolutions.py)."""
-        if record_type != "incident":
-            return [], None  # only cases have a resolution activity to page through
+        """A page of resolved records for the similar-cases backfill (records/dataverse_resolutions.py): cases by
+        their resolution activity, any other type by having left the Active state."""
         meta = await self._require(record_type)
-        return await resolved_cases(self.client, meta, self.org_url, fields, cursor)
+        page = resolved_cases if meta.record_type.logical_name == "incident" else left_active
+        return await page(self.client, meta, self.org_url, fields, cursor)
 
     async def _require(self, record_type: str) -> TypeMeta:
         meta = await self._type_meta(record_type)

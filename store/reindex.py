@@ -3,7 +3,8 @@
 the cursor of the last finished page is saved, so a stopped run continues where it was).
 
     python -m store.reindex [--type incident] [--restart]
-Environment: DATABASE_URL and RECORD_SOURCE, as for the service."""
+--type: any record type with AI-suggested contacts on (Dataverse: cases by their resolution activity, other
+tables by having left the Active state). Environment: DATABASE_URL and RECORD_SOURCE, as for the service."""
 from __future__ import annotations
 
 import argparse
