@@ -22,6 +22,7 @@ from config import Config, ConfigError, SourceKind
 from domain.collab import CollabService
 from domain.lifecycle import lifecycle_needs
 from domain.lifecycle_service import LifecycleService
+from domain.membership import Membership
 from domain.model import ConversationRef
 from domain.ports import RecordSource, SettingsStore
 from domain.registrations import notification_needs
@@ -108,8 +109,6 @@ async def _resources(app: web.Application) -> AsyncIterator[None]:
     # fallback TTL).
     stored = SqlSettingsStore(db, ttl=SETTINGS_TTL_LISTENING if db.dialect == "postgresql" else SETTINGS_TTL)
     settings = WatchedSettings(stored)
-    chats = SqlChatDirectory(db)
-    service = ChatService(records, SqlConnectionStore(db), settings, SqlAuditLog(db), chats)
     # Dataverse only: keep its webhook steps matching the settings, at start and after every save (background).
     registrations = start_sync(records, settings, config.dataverse_endpoint_name,
                                (notification_needs, similar_needs, lifecycle_needs))
@@ -120,6 +119,11 @@ async def _resources(app: web.Application) -> AsyncIterator[None]:
     graph = GraphGateway(config.graph_base_url, config.graph_auth, config.teams_app_catalog_id or None,
                          config.teams_app_id or None, rsc_permissions=rsc_permissions(), credential=credential)
     await graph.start()  # opens its HTTP session; with a credential the first token comes in the background
+    # Without a token the real Graph refuses every read: ask it for chat topics and members only when it can answer.
+    usable_graph = graph if config.graph_auth == "azure" or config.graph_base_url != Config.graph_base_url else None
+    chats = SqlChatDirectory(db)
+    membership = Membership(chats, connector, usable_graph)  # asked of Teams, cached briefly in this process only
+    service = ChatService(records, SqlConnectionStore(db), settings, SqlAuditLog(db), chats, membership)
 
     async def announce(ref: ConversationRef, note: ContextNote) -> None:
         await connector.post(ref, context_card(note))
@@ -149,9 +153,8 @@ async def _resources(app: web.Application) -> AsyncIterator[None]:
     lifecycle_buttons.register(router, service, lifecycle)
     search = SearchService(service, SqlRecentRecords(db))
     search_extension.register(router, search, collab, config.public_url)
-    # Without a token the real Graph refuses every read: ask it for chat topics only when it can answer.
-    topics = graph if config.graph_auth == "azure" or config.graph_base_url != Config.graph_base_url else None
-    chat_events.register(router, chat_events.ChatEvents(chats, SqlConnectionStore(db), connector, topics))
+    chat_events.register(router, chat_events.ChatEvents(chats, SqlConnectionStore(db), connector, usable_graph,
+                                                        membership))
     keys = None if config.local_mode else KeySet(session, config.openid_url, config.key_refetch_seconds)
     # The signing keys are fetched now, in the background: the first activity should not wait for them.
     warm_keys = asyncio.create_task(keys.start()) if keys is not None else None

@@ -1,14 +1,13 @@
-"""Chat display names and what the service knows about chats it is in: the topic when the chat has one, else
-the members' names the way Teams shows an untitled chat; which people were seen in which chat (membership
-metadata, never message text), so lists can show members their own chats and the record page can offer an
-agent's recent chats by name."""
+"""Chat display names and the chats the bot is in: the topic when the chat has one, else the members' names the way
+Teams shows an untitled chat. Who is in a chat is never kept: domain/membership.py asks Teams when it matters."""
 from __future__ import annotations
 
 from collections.abc import Sequence
 from dataclasses import dataclass
-from datetime import datetime
 from typing import Protocol
 from urllib.parse import quote
+
+from domain.model import ConversationRef
 
 UNTITLED = "Group chat"
 NAME_MAX = 200
@@ -40,31 +39,25 @@ def chat_link(chat_id: str) -> str:
 class KnownChat:
     chat_id: str
     name: str
-    seen_at: datetime | None = None
 
 
 @dataclass(frozen=True)
-class Roster:
-    """A chat's topic (empty when untitled) and its people as (Entra object id, display name)."""
-    topic: str
-    members: tuple[tuple[str, str], ...]
+class BotChat:
+    """A group chat the bot is in: where to post (and ask who is in it) and its display name."""
+    ref: ConversationRef
+    name: str
 
 
 class ChatDirectory(Protocol):
-    """Chat names and the people seen in each chat the bot is in."""
+    """Chat names, and the group chats the bot is in."""
 
     async def rename(self, tenant_id: str, chat_id: str, topic: str) -> bool:
         """Store the chat's topic; True when it changed (connections show the new name)."""
-    async def set_members(self, tenant_id: str, chat_id: str, members: Sequence[tuple[str, str]],
-                          at: datetime) -> None:
-        """The whole member list as the chat has it now: names the untitled chat, records who is in it."""
-    async def seen(self, tenant_id: str, chat_id: str, aad_object_id: str, at: datetime) -> bool:
-        """Note activity of this person in the chat; True when it was written (not within the last minutes)."""
-    async def left(self, tenant_id: str, chat_id: str, aad_object_id: str) -> None: ...
-    async def forget_members(self, tenant_id: str, chat_id: str) -> None:
-        """The bot left the chat: who is in it is no longer the service's business."""
-    async def is_member(self, tenant_id: str, chat_id: str, aad_object_id: str) -> bool: ...
+    async def name_from_members(self, tenant_id: str, chat_id: str, names: Sequence[str]) -> None:
+        """Name the untitled chat from its members' display names as the chat has them now (names only)."""
     async def names(self, tenant_id: str, chat_ids: Sequence[str]) -> dict[str, str]:
         """Display names of these chats (only those the service knows)."""
-    async def recent(self, tenant_id: str, aad_object_id: str, limit: int = 20) -> Sequence[KnownChat]:
-        """Group chats the bot is in where this person was seen, most recent first."""
+    async def bot_chats(self, tenant_id: str, chat_ids: Sequence[str] | None = None,
+                        limit: int = 30) -> Sequence[BotChat]:
+        """The group chats the bot is in (not removed from): among `chat_ids` in their order, or without them the
+        most recently added or connected first."""

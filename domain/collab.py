@@ -65,14 +65,9 @@ class CollabService:
         self.similar = similar
 
     async def join_view(self, ctx: ChatContext, type_name: str, key: str) -> ChatList:
-        """JOIN-02: the record's connected chats, each joinable or locked with the reason."""
-        async def member(chat_id: str) -> bool | None:
-            try:
-                return await self.gateway.is_member(chat_id, ctx.user_aad)
-            except GatewayError:
-                return None  # unknown: the Join button stays and the join itself reports the problem
-
-        return await self.chats.chats_of_record(ctx, type_name, key, member)
+        """JOIN-02: the record's connected chats, each joinable or locked with the reason (membership unknown:
+        the Join button stays and the join itself reports the problem)."""
+        return await self.chats.chats_of_record(ctx, type_name, key, join_view=True)
 
     async def join(self, ctx: ChatContext, record_type: str, record_id: str, chat_id: str) -> str:
         user, settings = await self.chats.actor(ctx)
@@ -88,6 +83,7 @@ class CollabService:
             await self.gateway.add_member(chat_id, ctx.user_aad)
         except GatewayError as exc:
             raise Refusal(f"I couldn't add you to the chat: {exc} Press Join to try again.") from None
+        self.chats.membership_changed(ctx.tenant_id, chat_id, [ctx.user_aad])
         await self.chats.record_event(AuditEvent.JOIN, ctx, user, rtype, record, chat_id)
         title = conn.chat_title if conn and conn.chat_title else "the chat"
         return f"You've been added to {title} with its whole history. Open it from your Teams chat list."

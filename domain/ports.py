@@ -142,11 +142,20 @@ class ChatGateway(Protocol):
     async def create_chat(self, topic: str | None, member_aad_ids: Sequence[str]) -> str: ...
     async def install_app(self, chat_id: str) -> None: ...
     async def is_member(self, chat_id: str, aad_object_id: str) -> bool: ...
+    async def user_chats(self, aad_object_id: str, limit: int) -> Sequence[str]:
+        """The person's group chats, most recent message first (ids only; GatewayError when Graph can't say)."""
     async def add_member(self, chat_id: str, aad_object_id: str) -> None: ...
     async def chat_title(self, chat_id: str) -> str: ...
     async def licensed(self, aad_object_ids: Sequence[str]) -> set[str]:
         """Which of these users have a Teams license."""
     async def presence(self, aad_object_ids: Sequence[str]) -> dict[str, str]: ...
+
+
+class ConversationMembers(Protocol):
+    """The Bot Connector's view of who is in a conversation the bot is in."""
+
+    async def has_member(self, ref: ConversationRef, aad_object_id: str) -> bool:
+        """Whether the person is in the conversation now; DeliveryError when Teams can't say."""
 
 
 class Messenger(Protocol):

@@ -1,13 +1,14 @@
 """Connect, disconnect and list: the agent-facing operations, enforcing domain.rules through the ports."""
 from __future__ import annotations
 
-from collections.abc import Awaitable, Callable, Sequence
+from collections.abc import Sequence
 from datetime import UTC, datetime
 from typing import Any
 
 from domain import rules
 from domain.chat_names import UNTITLED, ChatDirectory
 from domain.kinds import AuditEvent
+from domain.membership import Membership
 from domain.model import Connection, ConversationRef, Record, RecordType, RoleGrant, State, User
 from domain.ports import AuditLog, ConnectionStore, GatewayError, RecordSource, SettingsStore
 from domain.results import (
@@ -23,8 +24,6 @@ from domain.results import (
 )
 from domain.settings import RecordTypeSettings, Settings, defaults_for
 
-MemberCheck = Callable[[str], Awaitable[bool | None]]  # is the caller in this chat? None: unknown
-
 
 def now() -> datetime:
     return datetime.now(UTC)
@@ -32,12 +31,14 @@ def now() -> datetime:
 
 class ChatService:
     def __init__(self, records: RecordSource, connections: ConnectionStore, settings: SettingsStore,
-                 audit: AuditLog, chat_directory: ChatDirectory | None = None) -> None:
+                 audit: AuditLog, chat_directory: ChatDirectory | None = None,
+                 membership: Membership | None = None) -> None:
         self._records = records
         self._connections = connections
         self._settings = settings
         self._audit = audit
-        self.chat_directory = chat_directory  # chat names and who is in which chat, when wired
+        self.chat_directory = chat_directory  # chat names and the chats the bot is in, when wired
+        self.membership = membership  # who is in which chat, asked of Teams (never stored), when wired
 
     @property
     def records(self) -> RecordSource:
@@ -184,31 +185,32 @@ class ChatService:
                                     conn.connected_at, decision.allowed))
         return RecordList(ctx.conversation_id, items)
 
-    async def chats_of_record(self, ctx: ChatContext, type_name: str, key: str,
-                              member: MemberCheck | None = None) -> ChatList:
-        """A record's connected chats with the caller's disconnect and join state (the `chats` command, the
-        join view, the record view). With `member`, the caller's membership of each joinable chat (join view)."""
+    async def chats_of_record(self, ctx: ChatContext, type_name: str, key: str, join_view: bool = False) -> ChatList:
+        """A record's connected chats with the caller's disconnect, join and membership state (the `chats` command,
+        the join view, the record view). Asked from inside a group chat, the caller is in that one."""
         user, settings = await self.actor(ctx)
         rtype, record = await self.resolve(type_name, key, user)
-        return await self.record_chats(ctx.tenant_id, user, settings, rtype, record, member)
+        here = ctx.conversation_id if ctx.conversation_type == "groupChat" else ""
+        return await self.record_chats(ctx.tenant_id, user, settings, rtype, record, join_view, here)
 
     async def record_chats(self, tenant_id: str, user: User, settings: Settings, rtype: RecordType, record: Record,
-                           member: MemberCheck | None = None) -> ChatList:
+                           join_view: bool = False, here: str = "") -> ChatList:
         """chats_of_record for a caller and record already looked up; refuses a record the user can't read."""
         access = await self.readable(user, record, rtype)
         rts = self.type_settings(settings, rtype)
+        conns = await self._connections.for_record(tenant_id, rtype.logical_name, record.id)
+        # Members see their chat as theirs whatever the join rules say (JOIN-02 locks it for non-members).
+        members = await self.members(tenant_id, user.aad_object_id, [c.chat_id for c in conns if c.chat_id != here])
         items = []
-        for conn in await self._connections.for_record(tenant_id, rtype.logical_name, record.id):
+        for conn in conns:
             decision = await self.disconnect_decision(user, settings, rtype, record, conn)
             join = rules.can_join(rts, access, connected=True)
-            # Members see their chat as theirs whatever the join rules say (JOIN-02 locks it for non-members).
-            is_member = await self._known_member(tenant_id, user.aad_object_id, conn.chat_id) or (
-                await member(conn.chat_id) if member else None)
+            is_member = True if conn.chat_id == here else members.get(conn.chat_id)
             items.append(ChatItem(conn.chat_id, conn.chat_title or UNTITLED, await self._name(conn.connected_by),
                                   conn.connected_at, decision.allowed, is_member, join.allowed, join.reason,
                                   decision.reason))
         enabled = settings.for_type(rtype.logical_name) is not None
-        return ChatList(record, rtype, items, join_view=member is not None, access=access,
+        return ChatList(record, rtype, items, join_view=join_view, access=access,
                         join_enabled=rts.join_chat, connect_refusal="" if enabled else not_enabled(rtype))
 
     async def chat_activity(self, ctx: ChatContext, at: datetime) -> bool:
@@ -276,14 +278,19 @@ class ChatService:
     async def audit_events(self, filters: dict[str, str], limit: int) -> Sequence[dict[str, Any]]:
         return await self._audit.query(filters, limit)
 
-    async def known_member(self, ctx: ChatContext, chat_id: str) -> bool:
-        """Whether the caller was seen in the chat (False also when unknown: Graph may still know)."""
-        return await self._known_member(ctx.tenant_id, ctx.user_aad, chat_id)
+    async def members(self, tenant_id: str, aad_object_id: str, chat_ids: Sequence[str]) -> dict[str, bool | None]:
+        """Whether the person is in each chat, as Teams says now (None: unknown, or no membership wired)."""
+        if self.membership is None or not aad_object_id or not chat_ids:
+            return {}
+        return await self.membership.of_chats(tenant_id, chat_ids, aad_object_id)
 
-    async def _known_member(self, tenant_id: str, aad_object_id: str, chat_id: str) -> bool:
-        if self.chat_directory is None or not aad_object_id:
-            return False
-        return await self.chat_directory.is_member(tenant_id, chat_id, aad_object_id)
+    async def is_member(self, tenant_id: str, chat_id: str, aad_object_id: str) -> bool | None:
+        return (await self.members(tenant_id, aad_object_id, [chat_id])).get(chat_id)
+
+    def membership_changed(self, tenant_id: str, chat_id: str, people: Sequence[str] = ()) -> None:
+        """People joined or left the chat (or the bot did): earlier answers about it no longer hold."""
+        if self.membership is not None:
+            self.membership.changed(tenant_id, chat_id, people)
 
     async def _name(self, user_id: str) -> str:
         user = await self._records.user(user_id)

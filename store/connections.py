@@ -4,7 +4,7 @@ NOTIFYs the other replicas in the same transaction."""
 from __future__ import annotations
 
 from collections.abc import Sequence
-from datetime import datetime
+from datetime import UTC, datetime
 
 from domain.model import Connection, ConversationRef, State
 from store.chat_cache import CONNECTIONS_CHANNEL, for_database, notify_payload
@@ -123,13 +123,16 @@ class SqlConnectionStore:
         return row["connected_by"] if row else None
 
     async def save_conversation(self, ref: ConversationRef, title: str = "") -> None:
-        # Only what is needed to post later; a returning bot clears the removed mark.
+        # Only what is needed to post later; a returning bot clears the removed mark and is added anew.
         await self._db.execute(
-            "INSERT INTO conversations (tenant_id, chat_id, service_url, bot_id, title) VALUES ($1, $2, $3, $4, $5) "
+            "INSERT INTO conversations (tenant_id, chat_id, service_url, bot_id, title, bot_added_at) "
+            "VALUES ($1, $2, $3, $4, $5, $6) "
             "ON CONFLICT (tenant_id, chat_id) DO UPDATE SET service_url = excluded.service_url, "
             "bot_id = excluded.bot_id, bot_removed_at = NULL, "
+            "bot_added_at = CASE WHEN conversations.bot_removed_at IS NULL THEN conversations.bot_added_at "
+            "ELSE excluded.bot_added_at END, "
             "title = CASE WHEN excluded.title = '' THEN conversations.title ELSE excluded.title END",
-            ref.tenant_id, ref.conversation_id, ref.service_url, ref.bot_id, title)
+            ref.tenant_id, ref.conversation_id, ref.service_url, ref.bot_id, title, iso(datetime.now(UTC)))
 
     async def conversation(self, tenant_id: str, chat_id: str) -> ConversationRef | None:
         row = await self._db.fetchrow(

@@ -88,30 +88,55 @@ STEPS: list[str | dict[str, str]] = [
     # Similar cases on PostgreSQL: a query that matches a large share of the index ranks the most recent matches
     # (store/similar.py); this index lets the planner AND a recency range with the full-text GIN index.
     {"sqlite": "", "postgresql": "CREATE INDEX similar_cases_recent ON similar_cases (record_type, resolved_at);"},
+    # The service keeps no per-person chat membership (the data statement at the top of README.md): who is in a chat
+    # is asked of Teams when needed (domain/membership.py), so the table of who was seen where goes, with its index.
+    # When the bot was added to a chat (about the bot, like bot_removed_at) orders its chats for "your recent chats".
+    """
+    DROP INDEX IF EXISTS chat_members_by_person;
+    DROP TABLE IF EXISTS chat_members;
+    ALTER TABLE conversations ADD COLUMN bot_added_at TEXT;
+    """,
 ]
 
+# What each step is for, as `python -m store migrate` reports it (step number = schema version).
+NOTES = {
+    1: "connections, conversation references, settings, audit, inbox and outbox",
+    2: "index of active connections by record across tenants (webhooks)",
+    3: "the local directory's record timeline",
+    4: "similar cases and their full-text index",
+    5: "shared per-tenant send pace",
+    6: "chat names from members (and, until step 8, who was seen in which chat)",
+    7: "recency index for similar cases (PostgreSQL)",
+    8: "drops chat_members: who is in which chat is asked of Teams, never stored; notes when the bot was added",
+}
 _ID = {"sqlite": "INTEGER PRIMARY KEY AUTOINCREMENT", "postgresql": "BIGINT GENERATED ALWAYS AS IDENTITY PRIMARY KEY"}
 _LOCK_KEY = 7_202_611  # arbitrary, fixed: the advisory lock that serialises migrations across replicas
 
 
-async def migrate(db: Any) -> int:
-    """Apply missing steps; return the schema version."""
+async def migrate(db: Any, upto: int | None = None) -> int:
+    """Apply missing steps (up to version `upto`, to stage an upgrade); return the schema version."""
     if db.dialect == "postgresql":
         async with db.transaction() as tx:
             await tx.execute("SELECT pg_advisory_xact_lock($1)", _LOCK_KEY)
-            return await _apply(tx, db.dialect)
+            return await _apply(tx, db.dialect, upto)
     async with db.transaction() as tx:
-        return await _apply(tx, db.dialect)
+        return await _apply(tx, db.dialect, upto)
 
 
-async def _apply(tx: Any, dialect: str) -> int:
-    await tx.execute("CREATE TABLE IF NOT EXISTS schema_version (version INTEGER NOT NULL)")
-    row = await tx.fetchrow("SELECT MAX(version) AS v FROM schema_version")
-    current = int(row["v"]) if row and row["v"] is not None else 0
-    for version, step in enumerate(STEPS[current:], start=current + 1):
+async def version(db: Any) -> int:
+    """The schema version the database is at (0: none yet)."""
+    await db.execute("CREATE TABLE IF NOT EXISTS schema_version (version INTEGER NOT NULL)")
+    row = await db.fetchrow("SELECT MAX(version) AS v FROM schema_version")
+    return int(row["v"]) if row and row["v"] is not None else 0
+
+
+async def _apply(tx: Any, dialect: str, upto: int | None = None) -> int:
+    current = await version(tx)
+    target = len(STEPS) if upto is None else max(current, min(upto, len(STEPS)))
+    for number, step in enumerate(STEPS[current:target], start=current + 1):
         script = step[dialect] if isinstance(step, dict) else step
         for statement in script.format(id=_ID[dialect]).split(";"):
             if statement.strip():
                 await tx.execute(statement)
-        await tx.execute("INSERT INTO schema_version (version) VALUES ($1)", version)
-    return len(STEPS)
+        await tx.execute("INSERT INTO schema_version (version) VALUES ($1)", number)
+    return target

@@ -51,8 +51,7 @@ async def _chat_of(request: web.Request, tabs: TabsContext, who: Principal) -> C
     if ref is None:
         raise ApiError(409, "add the Connected Chats app to this chat first (the tab needs the bot in the chat)")
     ctx = _ctx(who, chat, ref.service_url, ref.bot_id)
-    if not await tabs.service.known_member(ctx, chat):
-        await records_api.require_member(tabs, who, chat)
+    await records_api.require_member(tabs, who, chat)
     return ctx
 
 

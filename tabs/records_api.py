@@ -40,19 +40,15 @@ async def connections(tabs: TabsContext, who: Principal, type_name: str, key: st
     """Everything the record view shows; raises Refusal (403) or ApiError (404)."""
     user, settings = await tabs.service.actor(context(who, app))
     rtype, record = await _resolve(tabs, type_name, key, who)
-
-    async def member(chat_id: str) -> bool | None:
-        return await _member(tabs, chat_id, who)
-
-    listed = await tabs.service.record_chats(who.tenant_id, user, settings, rtype, record, member)
+    listed = await tabs.service.record_chats(who.tenant_id, user, settings, rtype, record, join_view=True)
     chats = [{"chat_id": c.chat_id, "title": c.title, "connected_by": c.connected_by,
               "connected_at": c.connected_at.isoformat(),
               "can_disconnect": c.can_disconnect, "disconnect_reason": c.disconnect_reason,
               "can_join": c.can_join, "join_reason": c.locked_reason or "you can join this chat",
               "is_member": c.is_member, "open_url": chat_link(c.chat_id)} for c in listed.chats]
     connected = {c["chat_id"] for c in chats}
-    directory = tabs.service.chat_directory
-    recent = await directory.recent(who.tenant_id, who.aad_object_id) if directory and who.aad_object_id else []
+    membership = tabs.service.membership
+    recent = await membership.recent(who.tenant_id, who.aad_object_id) if membership and who.aad_object_id else []
     return {
         # The caller's recent chats with this app in them, by name, to connect without typing a chat id.
         "recent_chats": [{"chat_id": k.chat_id, "name": k.name} for k in recent if k.chat_id not in connected],
@@ -80,16 +76,6 @@ async def _timeline(tabs: TabsContext, record: Record) -> list[dict[str, Any]]:
              "last_sender": i.last_sender,
              "last_message_on": i.last_message_on.isoformat() if i.last_message_on else None,
              "open_url": chat_link(i.chat_id)} for i in items]
-
-
-async def _member(tabs: TabsContext, chat_id: str, who: Principal) -> bool | None:
-    """Whether the caller is in the chat; None when unknown (no Graph, or Graph failed)."""
-    if tabs.gateway is None:
-        return None
-    try:
-        return await tabs.gateway.is_member(chat_id, who.aad_object_id)
-    except GatewayError:
-        return None
 
 
 async def _resolve(tabs: TabsContext, type_name: str, key: str, who: Principal | None = None
@@ -138,16 +124,13 @@ async def connect(request: web.Request, tabs: TabsContext, who: Principal) -> we
 
 
 async def require_member(tabs: TabsContext, who: Principal, chat: str) -> None:
-    """Connecting from outside a chat must not let anyone connect a chat they are not in."""
-    if tabs.gateway is None:
+    """Connecting from outside a chat must not let anyone connect a chat they are not in (asked of Teams now)."""
+    member = await tabs.service.is_member(who.tenant_id, chat, who.aad_object_id)
+    if member is None:
         if tabs.config.local_mode:
             return  # local mode trusts every caller, as the bot does without an app id
-        raise ApiError(409, "this server cannot check chat membership (Microsoft Graph is not configured): "
+        raise ApiError(502, "could not check that you are in the chat (Teams did not answer): try again, or "
                             "connect the chat from inside it with the connect command")
-    try:
-        member = await tabs.gateway.is_member(chat, who.aad_object_id)
-    except GatewayError as exc:
-        raise ApiError(502, f"could not check that you are in the chat: {exc}") from None
     if not member:
         raise ApiError(403, "you can only connect chats you are a member of", "chatId")
 

@@ -65,20 +65,33 @@ class ConnectorClient:
             raise DeliveryError(502, "Bot Connector created no conversation")
         return str(answer["id"])
 
-    async def roster(self, service_url: str, conversation_id: str, limit: int = 250) -> list[tuple[str, str]]:
-        """The conversation's people as (Entra object id, name), bots left out (v3 pagedmembers)."""
-        people: list[tuple[str, str]] = []
+    async def has_member(self, ref: ConversationRef, aad_object_id: str) -> bool:
+        """Whether the person is in the conversation now (GET v3/conversations/{id}/members/{Entra object id}; Teams
+        answers 404 MemberNotFoundInConversation for anyone else, 403 when the chat is closed to the bot: neither is
+        taken as membership). DeliveryError when Teams can't say (throttled, unreachable)."""
+        path = f"v3/conversations/{quote(ref.conversation_id, safe='')}/members/{quote(aad_object_id, safe='')}"
+        try:
+            await self._call("GET", ref.service_url, path, None)
+        except DeliveryError as exc:
+            if exc.status in (403, 404):
+                return False
+            raise
+        return True
+
+    async def member_names(self, service_url: str, conversation_id: str, limit: int = 250) -> list[str]:
+        """The display names of the conversation's people, bots left out (v3 pagedmembers): an untitled chat's name."""
+        names: list[str] = []
         token = ""
-        while len(people) < limit:
+        while len(names) < limit:
             query = "pageSize=100" + (f"&continuationToken={quote(token, safe='')}" if token else "")
             page = await self._call("GET", service_url,
                                     f"v3/conversations/{quote(conversation_id, safe='')}/pagedmembers?{query}", None)
-            people += [(str(m.get("aadObjectId") or "").lower(), str(m.get("name") or ""))
-                       for m in page.get("members") or [] if isinstance(m, dict) and m.get("aadObjectId")]
+            names += [str(m.get("name") or "") for m in page.get("members") or []
+                      if isinstance(m, dict) and m.get("aadObjectId")]
             token = str(page.get("continuationToken") or "")
             if not token:
                 break
-        return people[:limit]
+        return names[:limit]
 
     async def post(self, ref: ConversationRef, card: dict[str, Any]) -> None:
         """Messenger port: a proactive card into a stored conversation."""

@@ -24,7 +24,10 @@ class FakeConnector:
         self.members: dict[str, dict[str, Any]] = {}
         self.created: list[dict[str, Any]] = []  # POST /v3/conversations bodies (1:1 proactive messages)
         self.unreachable: set[str] = set()  # user ids whose 1:1 conversation can't be created (403)
-        self.rosters: dict[str, list[dict[str, Any]]] = {}  # conversation id -> its members (pagedmembers)
+        self.rosters: dict[str, list[dict[str, Any]]] = {}  # conversation id -> its members (pagedmembers, members/x)
+        self.member_lookups: list[tuple[str, str]] = []  # (conversation, member id) of each single-member GET
+        self.member_delay = 0.0  # seconds each single-member GET waits (a slow Teams)
+        self.member_in_flight = self.member_in_flight_max = 0  # single-member GETs being answered (most at once)
         self.url = ""
         self._ids = itertools.count(1)
         self._runner: web.AppRunner | None = None
@@ -69,8 +72,29 @@ class FakeConnector:
         return web.json_response({"id": f"a:1on1-{user}"}, status=201)
 
     async def _member(self, request: web.Request) -> web.Response:
-        member = self.members.get(request.match_info["member"])
-        return web.json_response(member) if member else web.json_response({"error": {}}, status=404)
+        """GET v3/conversations/{id}/members/{member id or Entra object id}: the member of that conversation, or
+        404 MemberNotFoundInConversation (403 BotNotInConversationRoster where the bot is gone)."""
+        conv, wanted = request.match_info["conv"], request.match_info["member"]
+        self.member_lookups.append((conv, wanted))
+        self.member_in_flight += 1
+        self.member_in_flight_max = max(self.member_in_flight_max, self.member_in_flight)
+        try:
+            await asyncio.sleep(self.member_delay)
+        finally:
+            self.member_in_flight -= 1
+        if conv in self.gone:
+            return web.json_response({"error": {"code": "BotNotInConversationRoster"}}, status=403)
+        roster = self.rosters.get(conv)
+        if roster is None:
+            member = self.members.get(wanted)
+        else:
+            member = next((m for m in roster if wanted.lower() in (str(m.get("id", "")).lower(),
+                                                                   str(m.get("aadObjectId", "")).lower())), None)
+        if member is None:
+            return web.json_response({"error": {"code": "MemberNotFoundInConversation",
+                                                "message": "The member is not part of the conversation."}},
+                                     status=404)
+        return web.json_response(member)
 
     async def _paged(self, request: web.Request) -> web.Response:
         """GET v3/conversations/{id}/pagedmembers: {"members": [...], "continuationToken": ...} pages."""

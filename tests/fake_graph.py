@@ -1,12 +1,12 @@
 """A small fake Microsoft Graph for tests: an aiohttp server on 127.0.0.1, port 0, under /v1.0.
 
 It speaks the documented request/response shapes of the calls the gateway makes (create chat, list/add
-members, install an app, app catalog lookup, users with assignedPlans, getPresencesByUserId), checks the
+members, a user's chats, install an app, app catalog lookup, users with assignedPlans, getPresencesByUserId), checks the
 request bodies the way Graph does where a wrong body would fail in production, and records every request.
 
     async with FakeGraph() as g:
         g.set_user(aad_id, licensed=True, presence="Available")
-        g.add_chat("19:abc@thread.v2", members=[aad_id], topic="Case 42")
+        g.add_chat("19:abc@thread.v2", members=[aad_id], topic="Case 42", last_message_at="2026-12-01T10:00:00Z")
         g.throttle(2, retry_after=1)          # the next two calls get 429 + Retry-After: 1
         g.fail(1, status=403)                 # the next call gets 403 with a Graph error body
         g.delay = 6.0                         # every answer takes 6 s
@@ -57,6 +57,7 @@ class FakeChat:
     chat_type: str = "group"
     members: list[dict[str, Any]] = field(default_factory=list)
     installed: list[str] = field(default_factory=list)
+    last_message_at: str = "2024-01-01T00:00:00Z"  # lastMessagePreview/createdDateTime (orders a user's chats)
 
 
 def graph_error(status: int, code: str, message: str, headers: dict[str, str] | None = None) -> web.Response:
@@ -91,8 +92,8 @@ class FakeGraph:
         self._faults += [(status, {}, code, message)] * n
 
     def add_chat(self, chat_id: str, members: Sequence[str] = (), topic: str | None = None,
-                 chat_type: str = "group") -> FakeChat:
-        chat = FakeChat(chat_id, topic, chat_type)
+                 chat_type: str = "group", last_message_at: str = "2024-01-01T00:00:00Z") -> FakeChat:
+        chat = FakeChat(chat_id, topic, chat_type, last_message_at=last_message_at)
         for aad in members:
             chat.members.append(self._member(chat_id, aad, ["owner"], "0001-01-01T00:00:00Z"))
         self.chats[chat_id] = chat
@@ -124,6 +125,7 @@ class FakeGraph:
         r.add_get(PREFIX + "/appCatalogs/teamsApps", self._catalog)
         r.add_get(PREFIX + "/users", self._list_users)
         r.add_get(PREFIX + "/users/{user}", self._get_user)
+        r.add_get(PREFIX + "/users/{user}/chats", self._user_chats)
         r.add_post(PREFIX + "/communications/getPresencesByUserId", self._presences)
         self._runner = web.AppRunner(app)
         await self._runner.setup()
@@ -277,6 +279,36 @@ class FakeGraph:
         if not user:
             return graph_error(404, "Request_ResourceNotFound", "Resource does not exist.")
         return web.json_response(self._user_json(user))
+
+    async def _user_chats(self, request: web.Request) -> web.Response:
+        """GET /users/{id}/chats (application permission Chat.ReadBasic.All): the chats the user is a member of.
+        Supports what Graph documents: $filter on chatType, $orderby lastMessagePreview/createdDateTime desc only,
+        $top up to 50, and @odata.nextLink paging."""
+        user = request.match_info["user"].lower()
+        query = request.query
+        top = query.get("$top", "20")
+        if not top.isdigit() or not 1 <= int(top) <= 50:
+            return graph_error(400, "BadRequest", "$top must be between 1 and 50.")
+        order = query.get("$orderby")
+        if order not in (None, "lastMessagePreview/createdDateTime desc"):
+            return graph_error(400, "BadRequest", "$orderby supports lastMessagePreview/createdDateTime desc only.")
+        wanted = query.get("$filter", "")
+        kind = re.fullmatch(r"chatType eq '(\w+)'", wanted)
+        if wanted and not kind:
+            return graph_error(400, "BadRequest", "Unsupported $filter.")
+        chats = [c for c in self.chats.values() if any(m["userId"].lower() == user for m in c.members)
+                 and (kind is None or c.chat_type == kind.group(1))]
+        if order:
+            chats.sort(key=lambda c: c.last_message_at, reverse=True)
+        start, size = int(query.get("$skiptoken", "0")), int(top)
+        body: dict[str, Any] = {"@odata.context": f"{self.url}/$metadata#chats",
+                                "@odata.count": len(chats[start:start + size]),
+                                "value": [self._chat_json(c) for c in chats[start:start + size]]}
+        if start + size < len(chats):
+            body["@odata.nextLink"] = (f"{self.url}/users/{request.match_info['user']}/chats?$top={top}"
+                                       f"&$skiptoken={start + size}" + (f"&$orderby={order}" if order else "")
+                                       + (f"&$filter={wanted}" if wanted else ""))
+        return web.json_response(body)
 
     async def _presences(self, request: web.Request) -> web.Response:
         ids = (request[JSON] or {}).get("ids")

@@ -120,12 +120,14 @@ async def _titled(app: Running, connector: FakeConnector, expected: list[str]) -
 
 async def test_member_sees_open_chat_even_when_locked(app: Running, connector: FakeConnector, graph: FakeGraph):
     """JOIN-02 locks a chat for non-members only: Adele (read-only) who is in the chat gets Open chat with the
-    deep link; Megan (not in it) gets Join, and neither list shows a member's chat as locked."""
+    deep link; Megan (not in it) gets Join, and neither list shows a member's chat as locked. Who is in the chat is
+    asked of Teams (here Graph) each time it matters; a membership event makes the next answer fresh."""
     graph.add_chat(GROUP, members=[ALEX])
     await app.bot.say(f"connect case {CASE}")
     locked = json.dumps(await chats_card(app, connector, ADELE, join=True))
     assert "Locked: you need write access" in locked and "Open chat" not in locked
-    await app.bot.say("hello", user=ADELE, mention=False)  # Adele is in the chat: Teams tells the bot so
+    graph.add_chat(GROUP, members=[ALEX, ADELE])  # Adele is added in Teams, which tells the bot
+    await app.bot.post(update(membersAdded=[{"id": f"29:{ADELE}", "aadObjectId": ADELE}]))
     card = await chats_card(app, connector, ADELE, join=True)
     text = json.dumps(card)
     assert "Locked" not in text and "You're in this chat." in text
@@ -134,9 +136,10 @@ async def test_member_sees_open_chat_even_when_locked(app: Running, connector: F
     assert "Open chat" in json.dumps(await chats_card(app, connector, ADELE))  # the plain chats list too
     megan = await chats_card(app, connector, MEGAN, join=True)
     assert "join" in [a.get("verb") for a in _actions(megan)] and "Open chat" not in json.dumps(megan)
-    # Graph knows a member the bot never saw: Open chat too.
-    graph.add_chat(GROUP, members=[ALEX, MEGAN])
-    assert "Open chat" in json.dumps(await chats_card(app, connector, MEGAN, join=True))
+    # Adele leaves: Teams says so, and she is no longer shown the chat as hers.
+    graph.add_chat(GROUP, members=[ALEX])
+    await app.bot.post(update(membersRemoved=[{"id": f"29:{ADELE}", "aadObjectId": ADELE}]))
+    assert "Locked: you need write access" in json.dumps(await chats_card(app, connector, ADELE, join=True))
 
 
 def _actions(card: dict[str, Any]) -> list[dict[str, Any]]:
@@ -183,35 +186,45 @@ async def test_record_page_and_audit_show_the_chat_name(sqlite_url: str, connect
 
 async def test_record_page_offers_recent_chats_by_name(sqlite_url: str, connector: FakeConnector,
                                                        graph: FakeGraph, http: aiohttp.ClientSession):
-    """Item 6: chats the app is in where the agent was seen are offered by name; connected ones drop out; a chat
-    the bot left is not offered; other people's chats never show."""
+    """Item 6, with Graph: the agent's group chats (GET /users/{id}/chats, most recent message first) that the app
+    is in are offered by name; connected ones drop out; a chat the bot left is not offered; other people's chats
+    never show; and nothing about who is in which chat is written to the database."""
     from tests.admin_support import start_tab
     from tests.fake_identity import FakeIdentity
 
-    other = "19:0ther0chat@thread.v2"
-    graph.add_chat(GROUP, members=[ALEX])
+    other, quiet = "19:0ther0chat@thread.v2", "19:qu1et0chat@thread.v2"
+    graph.add_chat(GROUP, members=[ALEX], last_message_at="2026-12-01T10:00:00Z")
+    graph.add_chat(quiet, members=[ALEX, MEGAN], last_message_at="2026-11-01T10:00:00Z")
+    graph.add_chat(other, members=[ALEX], last_message_at="2026-12-02T10:00:00Z")
+    graph.add_chat("19:n0b0t@thread.v2", members=[ALEX], last_message_at="2026-12-03T10:00:00Z")  # app not in it
     async with FakeIdentity() as entra:
         tab, runner = await start_tab(sqlite_url, entra, connector, http, graph_base_url=graph.url,
                                       graph_auth="none")
         try:
-            await tab.bot.post(update(membersAdded=[{"id": BOT_ID}], topicName="Printer outage, floor 2"))
+            for chat, topic in ((GROUP, "Printer outage, floor 2"), (quiet, "Quiet one"), (other, "Gone soon")):
+                await tab.bot.post(update(membersAdded=[{"id": BOT_ID}], topicName=topic, conversation={
+                    "id": chat, "conversationType": "groupChat", "isGroup": True, "tenantId": TENANT}))
             await tab.bot.say("hi", mention=False)
-            await tab.bot.post(update(membersAdded=[{"id": BOT_ID}], topicName="Gone soon", conversation={
-                "id": other, "conversationType": "groupChat", "isGroup": True, "tenantId": TENANT}))
-            await tab.bot.say("hi", mention=False, conv=other)
             await tab.bot.post(update(membersRemoved=[{"id": BOT_ID}], conversation={
                 "id": other, "conversationType": "groupChat", "isGroup": True, "tenantId": TENANT}))
-            from app import DB
-            db = runner.app[DB]  # type: ignore[attr-defined]
-            assert await db.fetch("SELECT aad_object_id FROM chat_members WHERE chat_id = $1", other) == []
-            assert len(await db.fetch("SELECT aad_object_id FROM chat_members WHERE chat_id = $1", GROUP)) == 1
             api = "/api/records/account/ACC-1001"
             view = (await tab.get(api + "/connections", ALEX)).body
-            assert view["recent_chats"] == [{"chat_id": GROUP, "name": "Printer outage, floor 2"}]
-            assert (await tab.get(api + "/connections", MEGAN)).body["recent_chats"] == []
+            assert view["recent_chats"] == [{"chat_id": GROUP, "name": "Printer outage, floor 2"},
+                                            {"chat_id": quiet, "name": "Quiet one"}]
+            listed = graph.calls("GET", f"/users/{ALEX}/chats")[-1].query
+            assert listed["$filter"] == "chatType eq 'group'"
+            assert listed["$orderby"] == "lastMessagePreview/createdDateTime desc"
+            assert (await tab.get(api + "/connections", MEGAN)).body["recent_chats"] == [
+                {"chat_id": quiet, "name": "Quiet one"}]
+            assert (await tab.get(api + "/connections", ADELE)).body["recent_chats"] == []
             panel = (await tab.get("/tabs/record/panel?type=account&id=ACC-1001", ALEX)).body
             assert f'<option value="{GROUP}">Printer outage, floor 2</option>' in panel
             assert (await tab.call("POST", api + "/connect", ALEX, body={"chatId": GROUP})).status == 201
-            assert (await tab.get(api + "/connections", ALEX)).body["recent_chats"] == []
+            assert (await tab.get(api + "/connections", ALEX)).body["recent_chats"] == [
+                {"chat_id": quiet, "name": "Quiet one"}]
+            from app import DB
+            db = runner.app[DB]  # type: ignore[attr-defined]
+            tables = {r["name"] for r in await db.fetch("SELECT name FROM sqlite_master WHERE type = 'table'")}
+            assert "chat_members" not in tables
         finally:
             await runner.cleanup()

@@ -2,7 +2,10 @@
 from __future__ import annotations
 
 import asyncio
+import os
+import sys
 from datetime import UTC, datetime, timedelta
+from pathlib import Path
 
 import pytest
 
@@ -12,10 +15,11 @@ from domain.settings import Settings
 from store.audit import SqlAuditLog
 from store.connections import SqlConnectionStore
 from store.db import open_database
-from store.migrations import STEPS, migrate
+from store.migrations import NOTES, STEPS, migrate
 from store.settings_store import SqlSettingsStore
 
 T0 = datetime(2026, 11, 29, 8, 0, tzinfo=UTC)
+ROOT = Path(__file__).resolve().parent.parent
 
 
 @pytest.fixture
@@ -30,6 +34,59 @@ async def test_migrations_are_idempotent(db):
     """Running migrations again (a second replica starting) changes nothing."""
     assert await migrate(db) == len(STEPS)
     assert await migrate(db) == len(STEPS)
+
+
+async def test_upgrade_drops_the_per_person_chat_membership(database_url: str):
+    """An install that kept who was seen in which chat (schema 7) loses that table and its index on upgrade, on
+    SQLite and PostgreSQL; the chat's name and what is needed to post there stay."""
+    database = await open_database(database_url)
+    try:
+        assert await migrate(database, upto=7) == 7
+        await database.execute("INSERT INTO conversations (tenant_id, chat_id, service_url, members_title) "
+                               "VALUES ('t', '19:c@thread.v2', 'https://smba.example/', 'Alex and Megan')")
+        await database.execute("INSERT INTO chat_members (tenant_id, chat_id, aad_object_id, seen_at) "
+                               "VALUES ('t', '19:c@thread.v2', 'alex-entra-id', '2026-11-29T08:00:00+00:00')")
+        assert await _relations(database) >= {"chat_members", "chat_members_by_person"}
+        assert await migrate(database) == len(STEPS)
+        assert not await _relations(database) & {"chat_members", "chat_members_by_person"}
+        kept = await database.fetch("SELECT chat_id, members_title, bot_added_at FROM conversations")
+        assert kept == [{"chat_id": "19:c@thread.v2", "members_title": "Alex and Megan", "bot_added_at": None}]
+    finally:
+        await database.close()
+
+
+async def test_store_migrate_command_reports_the_upgrade(tmp_path: Path):
+    """`python -m store migrate` on a database at schema 7 applies step 8 and says that it drops chat_members."""
+    url = f"sqlite:///{tmp_path}/old.db"
+    database = await open_database(url)
+    await migrate(database, upto=7)
+    await database.close()
+    proc = await asyncio.create_subprocess_exec(sys.executable, "-m", "store", "migrate", cwd=ROOT,
+                                                env={**os.environ, "DATABASE_URL": url},
+                                                stdout=asyncio.subprocess.PIPE, stderr=asyncio.subprocess.PIPE)
+    out, err = await asyncio.wait_for(proc.communicate(), 60)
+    assert proc.returncode == 0, err.decode()
+    assert "applied step 8: drops chat_members" in out.decode()
+    assert f"schema at version {len(STEPS)} (sqlite)" in out.decode()
+    database = await open_database(url)
+    try:
+        assert "chat_members" not in await _relations(database)
+    finally:
+        await database.close()
+
+
+def test_every_schema_step_says_what_it_is_for():
+    assert set(NOTES) == set(range(1, len(STEPS) + 1))
+
+
+async def _relations(database) -> set[str]:
+    """Table and index names in the database."""
+    if database.dialect == "sqlite":
+        rows = await database.fetch("SELECT name FROM sqlite_master WHERE type IN ('table', 'index')")
+    else:
+        rows = await database.fetch("SELECT relname AS name FROM pg_class c JOIN pg_namespace n "
+                                    "ON n.oid = c.relnamespace WHERE n.nspname = 'public'")
+    return {r["name"] for r in rows}
 
 
 async def test_connect_is_idempotent_and_keeps_first_connector(db):
