@@ -9,8 +9,8 @@ from __future__ import annotations
 import unicodedata
 from collections.abc import Sequence
 from datetime import UTC, datetime
-
-import snowballstemmer
+from functools import cache
+from typing import Any
 
 from domain.similar import Hit, IndexedCase
 from store.db import Database, Row, placeholders
@@ -23,7 +23,6 @@ KEEP_TERMS = 8
 PG_RANK = "ts_rank_cd(body, q, 1)"  # cover density, normalised by document length
 COMMON_SHARE = 0.05
 MIN_COMMON = 50
-_STEM = snowballstemmer.stemmer("porter")  # the algorithm of FTS5's porter tokenizer
 # PostgreSQL reads and ranks every case a query matches; where the kept words are expected to match more than
 # this many, only the most recent matches are ranked (recency is a ranking factor anyway). Measured at 1,000,000
 # cases: about 2,000 matches rank in ~20 ms, all of them (up to ~75,000) in 0.5-2 s.
@@ -45,6 +44,15 @@ _PG_RANKED = f"""SELECT record_id, resolved_by, resolved_at, created_at, {PG_RAN
 _PG_ALL = _PG_RANKED + "(resolved_at IS NULL OR resolved_at >= $4) ORDER BY score DESC, record_id LIMIT $5"
 # Undated resolutions have no place in a window of the most recent ones.
 _PG_RECENT = _PG_RANKED + "resolved_at >= $4 ORDER BY score DESC, record_id LIMIT $5"
+
+
+@cache
+def _porter() -> Any:
+    """The algorithm of FTS5's porter tokenizer. Loaded on the first SQLite query: the package imports every
+    language's stemmer (~3 MB), which a process that never searches (or runs on PostgreSQL) need not hold."""
+    import snowballstemmer
+
+    return snowballstemmer.stemmer("porter")
 
 
 def _fold(word: str) -> str:
@@ -119,7 +127,8 @@ class SqlSimilarCases:
         """The KEEP_TERMS rarest terms, leaving out those in more than COMMON_SHARE of the indexed cases (FTS5's
         own vocabulary gives each stem's document count; the stems are computed as its Porter tokenizer does)."""
         # FTS5 folds Latin diacritics but keeps, say, a katakana sound mark: look up both spellings.
-        forms = {t: (_STEM.stemWord(_fold(t)), _STEM.stemWord(t.lower())) for t in terms}
+        stem = _porter().stemWord
+        forms = {t: (stem(_fold(t)), stem(t.lower())) for t in terms}
         distinct = sorted({f for pair in forms.values() for f in pair})
         found = {r["term"]: int(r["doc"]) for r in await self._db.fetch(
             f"SELECT term, doc FROM similar_vocab WHERE term IN ({placeholders(1, len(distinct))})", *distinct)}
