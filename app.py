@@ -172,7 +172,7 @@ async def _resources(app: web.Application) -> AsyncIterator[None]:
     if TELEMETRY in app:
         watch_outbox(SqlOutbox(db).depth)
         app[TELEMETRY].start_sampling()
-    # Start-up leaves many long-lived objects (botbuilder's models, templates, the directory); freezing them keeps the
+    # Start-up leaves many long-lived objects (modules, templates, the directory); freezing them keeps the
     # collector from rescanning them under load (profiled: 55 ms pauses, 14 per 10 s at saturation).
     gc.collect()
     gc.freeze()

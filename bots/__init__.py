@@ -1,1 +1,2 @@
-"""The Teams door: the botbuilder adapter (the only module that imports botbuilder), router, commands, card actions."""
+"""The Teams door: the activity endpoint (adapter.py reads, authenticates and answers; activity.py reads the JSON),
+router, commands, card actions."""

@@ -6,6 +6,7 @@ from typing import Any, Protocol
 from urllib.parse import quote
 
 import aiohttp
+from yarl import URL
 
 import telemetry
 from domain.model import ConversationRef
@@ -14,6 +15,7 @@ from teams import wirejson
 
 CARD = "application/vnd.microsoft.card.adaptive"
 _JSON = {"Content-Type": "application/json"}
+_BASES: dict[str, URL] = {}
 
 
 class TokenSource(Protocol):
@@ -99,7 +101,10 @@ class ConnectorClient:
                         envelope(ref.conversation_id, card=card, tenant_id=ref.tenant_id))
 
     async def _call(self, method: str, service_url: str, path: str, body: dict[str, Any] | None) -> dict[str, Any]:
-        url = service_url.rstrip("/") + "/" + path
+        try:
+            url = _url(service_url, path)
+        except ValueError:
+            raise DeliveryError(400, "the serviceUrl is not a valid URL") from None
         for attempt in (1, 2):
             headers = {"Authorization": f"Bearer {await self._tokens.token()}"} if self._tokens else {}
             # orjson: a card's JSON in a tenth of the standard library's time (profiled on `records`).
@@ -125,6 +130,21 @@ class ConnectorClient:
                 parsed = {}
             return parsed if isinstance(parsed, dict) else {}
         raise DeliveryError(401, "Bot Connector refused the bot's token")
+
+
+def _url(service_url: str, path: str) -> URL:
+    """The serviceUrl parsed once (a tenant has a handful), our own path appended already quoted: yarl's parse and
+    re-quote of every full URL cost more than the rest of a reply's client-side work (profiled)."""
+    base = _BASES.get(service_url)
+    if base is None:
+        if len(_BASES) >= 1024:
+            _BASES.clear()
+        base = _BASES[service_url] = URL(service_url)
+        if not base.absolute:
+            raise ValueError("not absolute")
+    path, _, query = path.partition("?")
+    url = base.with_path(base.raw_path.rstrip("/") + "/" + path, encoded=True)
+    return URL(f"{url}?{query}", encoded=True) if query else url
 
 
 def _tenant(body: dict[str, Any] | None) -> str:
