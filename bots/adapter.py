@@ -1,8 +1,8 @@
 """POST /api/messages, the bot's door: validates and authenticates the activity, reads it into a Turn, routes it, and
 answers. Replies go to the Bot Connector as JSON on one shared aiohttp session (teams/connector.py); invokes are
 answered in the HTTP response, as Teams expects. No botbuilder on this path: Microsoft's Python Bot Framework SDK
-is past its end of support, and its Activity model, TurnContext and ActivityHandler cost a fifth of a `help` turn
-(profiled) for a dispatch by activity type that is four lines here."""
+is past its end of support, and its Activity model, TurnContext and ActivityHandler took ~6 % of a `help` turn
+(py-spy) and 13 MB of memory for a dispatch by activity type that is four lines here."""
 from __future__ import annotations
 
 import logging
