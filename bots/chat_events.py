@@ -43,8 +43,8 @@ class ChatEvents:
         if turn.bot_removed:
             self._membership_changed(ctx.tenant_id, chat, ())
             return Answer()
-        ref = ConversationRef(ctx.service_url, chat, ctx.tenant_id, ctx.bot_id)
         if turn.kind == "conversationUpdate":
+            ref = ConversationRef(ctx.service_url, chat, ctx.tenant_id, ctx.bot_id)
             if turn.topic is not None:
                 await self.connections.save_conversation(ref)
                 await self.directory.rename(ctx.tenant_id, chat, turn.topic)
@@ -57,6 +57,7 @@ class ChatEvents:
             return Answer()
         if self._due(ctx.tenant_id, chat):
             # A message from the chat proves the bot is there: keep what it needs to post, and a name.
+            ref = ConversationRef(ctx.service_url, chat, ctx.tenant_id, ctx.bot_id)
             await self.connections.save_conversation(ref, turn.chat_title)
             if not (await self.directory.names(ctx.tenant_id, [chat])).get(chat):
                 self.refresh(ref, read_topic=not turn.chat_title)

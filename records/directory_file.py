@@ -91,6 +91,32 @@ def parse_record_types(data: dict[str, Any], path: Path) -> list[RecordType]:
     return types
 
 
+OPERATORS = ("eq", "ne", "in", "not-in")
+
+
+def parse_quick_find(data: dict[str, Any], path: Path) -> dict[str, tuple[tuple[str, str, tuple[str, ...]], ...]]:
+    """Each type's Quick Find view conditions, as Dataverse's Quick Find views carry (e.g. "Quick Find Active
+    Cases": statecode eq Active): [{"attribute", "operator": eq | ne | in | not-in, "value" or "values"}], values
+    as the directory writes them (option labels). Text search applies them, as Dataverse's Quick Find does."""
+    out = {}
+    for name, raw in (data.get("recordTypes") or {}).items():
+        view = next((v for v in raw.get("views", []) if v.get("quickFind")), None)
+        conditions = (view or {}).get("conditions") or []
+        where = f"recordTypes.{name}.views[quickFind].conditions"
+        _need(isinstance(conditions, list), path, where, "must be a list")
+        parsed = []
+        for j, c in enumerate(conditions):
+            ok = isinstance(c, dict) and isinstance(c.get("attribute"), str) and c.get("operator") in OPERATORS
+            _need(ok, path, f"{where}[{j}]", f'needs "attribute" and an "operator" ({", ".join(OPERATORS)})')
+            values = c.get("values") if c["operator"] in ("in", "not-in") else [c.get("value")]
+            _need(isinstance(values, list) and all(isinstance(v, str | int | float | bool) for v in values), path,
+                  f"{where}[{j}]", '"value" (eq, ne) or a "values" list (in, not-in) of plain values is required')
+            parsed.append((c["attribute"], c["operator"], tuple(str(v) for v in values)))
+        if parsed:
+            out[name] = tuple(parsed)
+    return out
+
+
 def parse_records(data: dict[str, Any], types: list[RecordType], path: Path) -> dict[str, list[dict[str, Any]]]:
     known = {t.logical_name for t in types}
     out: dict[str, list[dict[str, Any]]] = {}

@@ -45,6 +45,7 @@ class LocalRecordSource:
         self._by_email = {u.email.lower(): u for u in users if u.email}
         self._teams = {t.id: t for t in df.parse_teams(data, users, path)}
         self._rows = df.parse_records(data, list(self._types.values()), path)
+        self._quick_find = df.parse_quick_find(data, path)
         self._by_id = {(t, r["id"].lower()): r for t, rows in self._rows.items() for r in rows}
         self._by_number = {(t, str(r[num]).lower()): r for t, rows in self._rows.items()
                            if (num := self._types[t].number) for r in rows if r.get(num)}
@@ -94,7 +95,7 @@ class LocalRecordSource:
                      owner_id: str | None = None) -> Sequence[Record]:
         """domain.search.RecordSearch over the directory's rows."""
         found = local_search.matches([self._types[t.logical_name] for t in types if t.logical_name in self._types],
-                                     self._rows, text, limit, owner_id)
+                                     self._rows, text, limit, owner_id, self._quick_find)
         return [self._to_record(kind, row) for kind, row in found]
 
     async def user_by_aad(self, aad_object_id: str) -> User | None:

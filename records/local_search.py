@@ -12,20 +12,35 @@ Row = dict[str, Any]
 NEWEST = ("modifiedon", "createdon")
 
 
+Condition = tuple[str, str, tuple[str, ...]]  # attribute, eq | ne | in | not-in, values (records/directory_file.py)
+
+
 def matches(types: Sequence[RecordType], rows: Mapping[str, Sequence[Row]], text: str, limit: int,
-            owner_id: str | None = None) -> list[tuple[str, Row]]:
+            owner_id: str | None = None, quick_find: Mapping[str, Sequence[Condition]] | None = None
+            ) -> list[tuple[str, Row]]:
+    """`quick_find`: each type's Quick Find view conditions, applied to text search as Dataverse does."""
     if not text:
         return _owned(types, rows, owner_id, limit) if owner_id else []
     wanted = text.casefold()
     ranked: list[tuple[int, str, str, str, Row]] = []
     for rt in types:
+        conditions = (quick_find or {}).get(rt.logical_name, ())
         for row in rows.get(rt.logical_name, ()):
+            if conditions and not all(_holds(row, c) for c in conditions):
+                continue
             name = str(row.get(rt.primary_name) or "")
             level = rank(wanted, str(row.get(rt.number) or "") if rt.number else "", name)
             if level >= 0:
                 ranked.append((level, name.casefold(), rt.logical_name, str(row.get("id", "")), row))
     best = heapq.nsmallest(limit, ranked, key=lambda item: item[:4])
     return [(kind, row) for _, _, kind, _, row in best]
+
+
+def _holds(row: Row, condition: Condition) -> bool:
+    attribute, operator, values = condition
+    value = row.get(attribute)
+    inside = (str(value) if value is not None else "") in values
+    return inside if operator in ("eq", "in") else not inside
 
 
 def rank(wanted: str, number: str, name: str) -> int:

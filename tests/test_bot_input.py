@@ -55,6 +55,24 @@ async def test_entities_that_are_not_objects_are_skipped(running: Running, conne
     assert any("Here's what I can do" in t for t in connector.texts(GROUP))
 
 
+@pytest.mark.parametrize("field,value", [
+    ("text", 5), ("text", ["help"]), ("name", {"x": 1}), ("id", 12), ("value", "a string"),
+    ("channelData", "not an object"), ("channelData", {"tenant": "x"}), ("membersAdded", "everyone"),
+    ("membersAdded", [7, {"id": 3, "name": ["n"]}]), ("entities", {"type": "mention"}),
+    ("from", {"id": 1, "name": 2, "aadObjectId": 3}), ("conversation", {"id": "c", "tenantId": 9, "name": 8,
+                                                                         "conversationType": ["groupChat"]}),
+])
+async def test_fields_of_an_unexpected_json_type_are_read_as_empty(running: Running, connector: FakeConnector,
+                                                                   field: str, value: object):
+    """Each field the bot reads is checked for its JSON type: an odd one is left out, never a 500."""
+    for kind in ("message", "conversationUpdate", "invoke"):
+        body = activity("help", service_url=connector.url, type=kind)
+        body[field] = value
+        got, answer = await running.bot.post(body)
+        assert got in (200, 400), (kind, got, answer)
+        assert "Traceback" not in json.dumps(answer)
+
+
 async def test_invoke_without_verb_is_400(running: Running, connector: FakeConnector):
     """An adaptiveCard/action invoke with no verb answers 400 in the invoke-response shape."""
     body = activity("", service_url=connector.url, type="invoke", name="adaptiveCard/action", mention=False,
@@ -95,6 +113,12 @@ async def test_restart_keeps_connections(sqlite_url: str, connector: FakeConnect
     ('{"recordTypes": {"x": {}}}', 'recordTypes.x: "primaryName" is required'),
     ('{"roles": {"R": {"access": {"incident": "admin"}}}}', "roles.R.access.incident"),
     ('{"recordTypes": {}, "records": {"ghost": []}}', "records.ghost: no such record type"),
+    ('{"recordTypes": {"x": {"primaryName": "n", "views": [{"name": "Q", "columns": [], "quickFind": true, '
+     '"conditions": [{"attribute": "statecode", "operator": "like", "value": "A"}]}]}}}',
+     'recordTypes.x.views[quickFind].conditions[0]: needs "attribute" and an "operator"'),
+    ('{"recordTypes": {"x": {"primaryName": "n", "views": [{"name": "Q", "columns": [], "quickFind": true, '
+     '"conditions": [{"attribute": "statecode", "operator": "in", "value": "A"}]}]}}}',
+     '"values" list (in, not-in)'),
 ])
 def test_malformed_directory_names_file_and_problem(tmp_path: Path, content: str, problem: str):
     """A malformed directory file stops start-up with a message naming the file and the problem."""

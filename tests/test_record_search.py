@@ -36,6 +36,15 @@ async def test_search_by_name_and_number_alike(env: Env) -> None:  # noqa: F811
     assert await names(env, ("account",), 'Quote "test"') == []
 
 
+async def test_quick_find_conditions_leave_resolved_cases_out(env: Env) -> None:  # noqa: F811
+    """"Quick Find Active Cases" finds active cases only (Dataverse: its statecode condition; the local directory:
+    the same condition in its view); a resolved case is still there to look up by number."""
+    assert await names(env, ("incident",), "printer") == ["Contoso - printer outage in building 4"]
+    assert await names(env, ("incident",), "CAS-00901-R1S1D1") == []
+    resolved = await env.source.get_record("incident", "CAS-00901-R1S1D1")
+    assert resolved is not None and resolved.name == "Printer on floor 3 shows offline"
+
+
 async def test_owned_records_with_empty_text(env: Env) -> None:  # noqa: F811
     owned = await names(env, ("incident", "contact", "email", "account"), "", owner=env.id(ALEX))
     assert set(owned) == {"Contoso - printer outage in building 4", "Cannot sign in to the customer portal",
