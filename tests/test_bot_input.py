@@ -2,6 +2,7 @@
 from __future__ import annotations
 
 import json
+import sqlite3
 from pathlib import Path
 
 import aiohttp
@@ -71,6 +72,22 @@ async def test_fields_of_an_unexpected_json_type_are_read_as_empty(running: Runn
         got, answer = await running.bot.post(body)
         assert got in (200, 400), (kind, got, answer)
         assert "Traceback" not in json.dumps(answer)
+
+
+async def test_a_turn_that_fails_tells_the_user_and_answers_200(sqlite_url: str, running: Running,
+                                                                 connector: FakeConnector):
+    """A broken database (its connections table dropped by someone else) fails the turn: the chat hears "Sorry,
+    something went wrong", an invoke gets Teams' error shape, and neither answer carries the error's text."""
+    with sqlite3.connect(sqlite_url.removeprefix("sqlite:///")) as other:
+        other.execute("DROP TABLE connections")
+    got, answer = await running.bot.say("connect case CAS-01001-K7R2M8")
+    assert got == 200 and answer in (None, "", {})
+    assert any("something went wrong on my side" in t for t in connector.texts(GROUP))
+    assert "connections" not in json.dumps(connector.activities)
+    got, answer = await running.bot.press("connect", {"recordType": "incident",
+                                                      "recordId": "e1a2b3c4-0001-4000-8000-000000001001"})
+    assert got == 200 and answer["statusCode"] == 500 and answer["type"] == "application/vnd.microsoft.error"
+    assert "connections" not in json.dumps(answer)
 
 
 async def test_invoke_without_verb_is_400(running: Running, connector: FakeConnector):
