@@ -76,7 +76,7 @@ TELEMETRY = web.AppKey("telemetry", telemetry_setup.Handle)
 def open_records(config: Config, credential: Any = None) -> RecordSource:
     try:
         return open_source(config.record_source, config.public_url, config.dataverse_auth,
-                           config.dataverse_record_types, credential)
+                           config.dataverse_record_types, credential, config.dataverse_profiles_ttl)
     except (SourceConfigError, DirectoryError) as exc:
         raise SystemExit(f"connected-chats cannot start: {exc}") from None
 

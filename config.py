@@ -114,6 +114,9 @@ class Config:
     graph_auth: str = "azure"
     dataverse_auth: str = "azure"
     dataverse_record_types: tuple[str, ...] = ()
+    # How long a user's agent experience profiles (read live from Dataverse) are kept: a change of assignment in
+    # the Customer Service admin center applies within this many seconds.
+    dataverse_profiles_ttl: float = 60.0
     public_url: str = ""
     allowed_tenants: frozenset[str] = field(default_factory=frozenset)
     teams_app_id: str = ""
@@ -240,6 +243,7 @@ class Config:
             dataverse_auth=_choice("DATAVERSE_AUTH", get("DATAVERSE_AUTH", "azure").lower(), AUTH_MODES),
             dataverse_record_types=tuple(t.strip().lower() for t in get("DATAVERSE_RECORD_TYPES").split(",")
                                          if t.strip()),
+            dataverse_profiles_ttl=_seconds("DATAVERSE_PROFILES_TTL", get("DATAVERSE_PROFILES_TTL", "60")),
             public_url=get("PUBLIC_URL", f"http://{host}:{port}").rstrip("/"),
             allowed_tenants=frozenset(t.strip().lower() for t in get("ALLOWED_TENANT_IDS").split(",") if t.strip()),
             teams_app_id=get("TEAMS_APP_ID"), teams_app_catalog_id=get("TEAMS_APP_CATALOG_ID"),

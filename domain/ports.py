@@ -18,6 +18,7 @@ from domain.model import (
     User,
     View,
 )
+from domain.profiles import OrgProfile
 from domain.settings import Settings
 from domain.similar import Hit, IndexedCase
 
@@ -52,6 +53,12 @@ class RecordSource(Protocol):
         """A model-driven app's name by its id (Dataverse appmodule; local: the directory's optional "apps")."""
     async def search_users(self, text: str, limit: int = 10) -> Sequence[User]:
         """Enabled users whose name or email contains `text` (the settings page's people picker)."""
+    async def app_profiles(self) -> Sequence[OrgProfile] | None:
+        """The org's active agent experience profiles, by name; None when the source has none (local directory).
+        GatewayError when the CRM cannot be read."""
+    async def user_app_profiles(self, user_id: str) -> frozenset[str]:
+        """Ids of the active agent experience profiles the user is assigned to, as the CRM says now (cached
+        briefly, never copied into the settings). GatewayError when the CRM cannot be read."""
     async def team(self, team_id: str) -> Team | None: ...
     async def access(self, user: User, record: Record) -> Access: ...
     async def privileges(self, user: User) -> frozenset[str]:

@@ -11,6 +11,7 @@ from domain.kinds import AuditEvent
 from domain.membership import Membership
 from domain.model import Connection, ConversationRef, Record, RecordType, RoleGrant, State, User
 from domain.ports import AuditLog, ConnectionStore, GatewayError, RecordSource, SettingsStore
+from domain.profiles import ProfileSource, assignment_matters, org_profiles_allow
 from domain.results import (
     ChatContext,
     ChatItem,
@@ -60,9 +61,24 @@ class ChatService:
                           "(your Microsoft Entra object id must match a CRM user).")
         if user.disabled:
             raise Refusal("Your CRM account is disabled, so I can't act for you.")
-        if not settings.user_enabled(user.id):
+        if not await self.profile_allows(settings, user):
             raise Refusal("Teams chats for records are turned off for your profile.")
         return user, settings
+
+    async def profile_allows(self, settings: Settings, user: User) -> bool:
+        """EN-03 from the chosen profile source. The org's profiles are asked of the CRM only when some profile
+        has Teams chats off; when the CRM cannot say, the agent is told so (a profile turned off must not be
+        bypassed by an outage, and an error must not read as "turned off")."""
+        if settings.profile_source != ProfileSource.ORG:
+            return settings.user_enabled(user.id)
+        if not assignment_matters(settings.org_profiles):
+            return True
+        try:
+            assigned = await self._records.user_app_profiles(user.id)
+        except GatewayError as exc:
+            raise Refusal(f"I couldn't read your agent experience profile from the CRM, so I can't tell whether "
+                          f"Teams chats are on for you ({exc}). Try again in a minute.") from None
+        return org_profiles_allow(settings.org_profiles, assigned)
 
     async def resolve(self, type_name: str, key: str, agent: User | None = None) -> tuple[RecordType, Record]:
         """The record type and record; read as `agent` when given (what the agent may see, e.g. for a card)."""

@@ -6,6 +6,7 @@ from typing import Any
 
 from domain.lifecycle_policy import OFF as LIFECYCLE_OFF
 from domain.lifecycle_policy import LifecyclePolicy, lifecycle_defaults, lifecycle_from_dict
+from domain.profiles import ProfileSource
 
 DEFAULT_DISCONNECT_ROLES = (
     "System Administrator", "CSR Manager", "Customer Service Representative",
@@ -75,6 +76,10 @@ class Settings:
     # Profile name -> on/off; users in no listed profile use the "Default" profile, which follows the switch.
     profiles: dict[str, bool] = field(default_factory=dict)
     profile_members: dict[str, tuple[str, ...]] = field(default_factory=dict)
+    # Which profiles decide (domain/profiles.py): the page's own above, or the org's agent experience profiles,
+    # chosen by id (Dataverse msdyn_appconfigurationid -> on/off) with members read live from the CRM.
+    profile_source: str = ProfileSource.PAGE
+    org_profiles: dict[str, bool] = field(default_factory=dict)
     disconnect_roles: tuple[str, ...] = DEFAULT_DISCONNECT_ROLES
     timeline_sync: bool = False
     record_types: dict[str, RecordTypeSettings] = field(
@@ -98,7 +103,8 @@ class Settings:
         return self.all_apps or app in self.enabled_apps
 
     def user_enabled(self, user_id: str) -> bool:
-        """EN-03: a user in a profile gets the feature only where that profile has it on."""
+        """EN-03 with the page's own profiles: a user in a profile gets the feature only where that profile has it
+        on. (With the org's profiles, ChatService asks the CRM who is in which: domain/profiles.py.)"""
         if not self.teams_chat_enabled:
             return False
         for profile, members in self.profile_members.items():
@@ -142,6 +148,8 @@ def from_dict(data: dict[str, Any]) -> Settings:
         known_apps=tuple(data.get("known_apps", base.known_apps)),
         profiles={str(k): bool(v) for k, v in (data.get("profiles") or {}).items()},
         profile_members={str(k): tuple(v) for k, v in (data.get("profile_members") or {}).items()},
+        profile_source=str(data.get("profile_source") or base.profile_source),
+        org_profiles={str(k).lower(): bool(v) for k, v in (data.get("org_profiles") or {}).items()},
         disconnect_roles=tuple(data.get("disconnect_roles", base.disconnect_roles)),
         timeline_sync=bool(data.get("timeline_sync", base.timeline_sync)),
         record_types=types if "record_types" in data else base.record_types,

@@ -4,6 +4,7 @@ Every problem names the field (a dotted path into the document, e.g. `record_typ
 page can point at it. Pure functions: the record types come from the caller, nothing is fetched here."""
 from __future__ import annotations
 
+import re
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from typing import Any
@@ -13,10 +14,13 @@ from domain.lifecycle import join_problem, validate_lifecycle
 from domain.lifecycle_policy import check_lifecycle_shape
 from domain.model import RecordType
 from domain.notifications import notify_refusal, validate_notify
+from domain.profiles import ProfileSource
 from domain.settings import MAX_CHAIN, MAX_RULES, RecordTypeSettings, Settings, from_dict
 from domain.similar_settings import rule_problems, shape_problems
 
 RULE_KINDS = tuple(RuleKind)
+PROFILE_SOURCES = tuple(ProfileSource)
+GUID = re.compile(r"^[0-9a-fA-F]{8}-[0-9a-fA-F]{4}-[0-9a-fA-F]{4}-[0-9a-fA-F]{4}-[0-9a-fA-F]{12}$")
 DEFAULT_PROFILE = "Default"
 MAX_TEXT = 200
 MAX_ITEMS = 500
@@ -80,6 +84,7 @@ def check_shape(data: Any) -> list[Problem]:
     profiles = data.get("profiles", {})
     if not isinstance(profiles, dict) or not all(isinstance(v, bool) for v in profiles.values()):
         problems.append(Problem("profiles", "must map each profile name to true or false"))
+    problems += _org_profiles_shape(data)
     members = data.get("profile_members", {})
     if not isinstance(members, dict):
         problems.append(Problem("profile_members", "must map each profile name to a list of user ids"))
@@ -91,6 +96,22 @@ def check_shape(data: Any) -> list[Problem]:
         return [*problems, Problem("record_types", "must map record type names to their settings")]
     for name, raw in types.items():
         problems += _type_shape(raw, f"record_types.{name}")
+    return problems
+
+
+def _org_profiles_shape(data: dict[str, Any]) -> list[Problem]:
+    problems = []
+    if "profile_source" in data and data["profile_source"] not in PROFILE_SOURCES:
+        problems.append(Problem("profile_source", f"must be one of {', '.join(PROFILE_SOURCES)} (the page's own "
+                                                  "profiles, or the org's agent experience profiles)"))
+    chosen = data.get("org_profiles", {})
+    if not isinstance(chosen, dict) or not all(isinstance(v, bool) for v in chosen.values()):
+        return [*problems, Problem("org_profiles", "must map each agent experience profile id to true or false")]
+    bad = next((k for k in chosen if not GUID.match(k)), None)
+    if bad is not None:
+        problems.append(Problem(f"org_profiles.{bad[:MAX_TEXT]}", "is not an agent experience profile id (a GUID)"))
+    if len(chosen) > MAX_ITEMS:
+        problems.append(Problem("org_profiles", f"at most {MAX_ITEMS} profiles"))
     return problems
 
 

@@ -7,6 +7,7 @@ For Dataverse:
   auth         DATAVERSE_AUTH: azure (default: the configured azure-identity credential, scope <org>/.default) or none
                (no token; only then may the URL be plain http://127.0.0.1:<port>, for emulators/tests)
   extra_types  DATAVERSE_RECORD_TYPES: table logical names to offer besides the out-of-box ones
+  profiles_ttl DATAVERSE_PROFILES_TTL: seconds a user's agent experience profiles are kept before re-reading
 """
 from __future__ import annotations
 
@@ -26,7 +27,7 @@ class SourceConfigError(ValueError):
 
 
 def open_source(spec: str, public_url: str, auth: str = "azure", extra_types: Sequence[str] = (),
-                credential: Any = None) -> RecordSource:
+                credential: Any = None, profiles_ttl: float | None = None) -> RecordSource:
     """`credential`: the azure-identity credential for auth "azure" (app.py builds it from the configuration);
     without one, only AZURE_* environment credentials are tried, never a managed identity."""
     spec = spec.strip()
@@ -38,17 +39,18 @@ def open_source(spec: str, public_url: str, auth: str = "azure", extra_types: Se
     if not url.startswith(("https://", "http://")):
         raise SourceConfigError(f"RECORD_SOURCE {spec!r}: expected local:<path to directory JSON>, "
                                 "https://<org>.crm.dynamics.com or dataverse:<url>")
-    return open_dataverse(url, auth, extra_types, credential)
+    return open_dataverse(url, auth, extra_types, credential, profiles_ttl)
 
 
 def open_dataverse(url: str, auth: str = "azure", extra_types: Sequence[str] = (),
-                   credential: Any = None) -> RecordSource:
+                   credential: Any = None, profiles_ttl: float | None = None) -> RecordSource:
     from records.dataverse import DataverseRecordSource
     from records.dataverse_http import AzureToken
 
     org = check_org_url(url, auth)
     types = list(dict.fromkeys([*OUT_OF_BOX_TYPES, *extra_types]))
-    return DataverseRecordSource(org, AzureToken(org, credential) if auth == "azure" else None, types)
+    options = {} if profiles_ttl is None else {"profiles_ttl": profiles_ttl}
+    return DataverseRecordSource(org, AzureToken(org, credential) if auth == "azure" else None, types, **options)
 
 
 def check_org_url(url: str, auth: str = "azure") -> str:

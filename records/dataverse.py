@@ -15,6 +15,7 @@ from typing import Any
 
 from domain.kinds import LOOKUP_TYPES
 from domain.model import Access, ChangeEvent, Record, RecordType, RoleGrant, Team, TimelineChat, User, View
+from domain.profiles import OrgProfile
 from domain.settings import OUT_OF_BOX_TYPES
 from domain.similar import IndexedCase
 from records.dataverse_caller import CallerClient, delegate_problem
@@ -34,6 +35,7 @@ from records.dataverse_meta import (
     parse_views,
 )
 from records.dataverse_people import People
+from records.dataverse_profiles import AppProfiles
 from records.dataverse_resolutions import left_active, resolved_cases
 from records.dataverse_rows import column_of, display, guid, lookup_ref, to_api_value, to_record
 from records.dataverse_search import QuickFindSearch
@@ -41,6 +43,7 @@ from records.dataverse_timeline import Timeline
 
 METADATA_TTL = 900.0
 PEOPLE_TTL = 60.0
+PROFILES_TTL = 60.0  # who is in which agent experience profile (DATAVERSE_PROFILES_TTL)
 CASE_CARD_VIEW = "Case introduction message"
 
 
@@ -49,7 +52,8 @@ class DataverseRecordSource:
     role_grant = RoleGrant.CRM
 
     def __init__(self, org_url: str, token: TokenSource | None, types: Sequence[str] = OUT_OF_BOX_TYPES, *,
-                 metadata_ttl: float = METADATA_TTL, people_ttl: float = PEOPLE_TTL, **client_options: Any) -> None:
+                 metadata_ttl: float = METADATA_TTL, people_ttl: float = PEOPLE_TTL,
+                 profiles_ttl: float = PROFILES_TTL, **client_options: Any) -> None:
         self.org_url = org_url.rstrip("/")
         self.client = DataverseClient(self.org_url, token, **client_options)
         # Record rows are read and written through this one: the service itself, or the agent in acting_as().
@@ -58,6 +62,7 @@ class DataverseRecordSource:
         self._known: list[str] = list(dict.fromkeys(t.lower() for t in types))
         self._meta = TtlCache(metadata_ttl)
         self._people = People(self.client, people_ttl)
+        self._profiles = AppProfiles(self.client, profiles_ttl)
         self._timeline = Timeline(self.client)
         self._search = QuickFindSearch(self.client, self.org_url, self._meta, self._type_meta)
         self.problems: list[str] = []
@@ -236,6 +241,12 @@ class DataverseRecordSource:
 
     async def search_users(self, text: str, limit: int = 10) -> Sequence[User]:
         return await self._people.search(text, limit)
+
+    async def app_profiles(self) -> Sequence[OrgProfile] | None:
+        return await self._profiles.all()
+
+    async def user_app_profiles(self, user_id: str) -> frozenset[str]:
+        return await self._profiles.of_user(user_id)
 
     async def team(self, team_id: str) -> Team | None:
         return await self._people.team(team_id)

@@ -104,6 +104,23 @@ class DataverseClient:
         resp = await self.send("GET", path, params)
         return None if resp.status == 404 else resp.body
 
+    async def get_all(self, path: str, params: Mapping[str, str], page_size: int = 500,
+                      max_pages: int = 100) -> list[dict[str, Any]]:
+        """Every row of a collection, following server-driven paging (Prefer odata.maxpagesize, then each
+        @odata.nextLink as given, sent to the configured organisation with our token). Stops after `max_pages`
+        so a misbehaving server cannot keep us reading."""
+        rows: list[dict[str, Any]] = []
+        link: str | None = None
+        prefer = {"Prefer": f"{ANNOTATIONS},odata.maxpagesize={page_size}"}
+        for _ in range(max_pages):
+            resp = await self.send("GET", link or path, None if link else params, headers=prefer)
+            body = resp.body if isinstance(resp.body, dict) and resp.status != 404 else {}
+            rows += [r for r in body.get("value") or [] if isinstance(r, dict)]
+            link = relative_link(body.get("@odata.nextLink"))
+            if link is None:
+                break
+        return rows
+
     async def send(self, method: str, path: str, params: Mapping[str, str] | None = None,
                    body: Any = None, headers: Mapping[str, str] | None = None) -> Response:
         """Send with retries; 404 comes back as a Response, other failures raise DataverseError."""
@@ -186,6 +203,13 @@ def _error(resp: Response) -> DataverseError:
     else:
         text = f"Dataverse could not do this ({resp.status})" + (f": {message}" if message else ".")
     return DataverseError(resp.status, text, code)
+
+
+def relative_link(link: Any) -> str | None:
+    """An @odata.nextLink after /api/data/v9.2/, so it is sent to the configured organisation with our token."""
+    if not isinstance(link, str) or API_PATH not in link:
+        return None
+    return link.split(API_PATH, 1)[1]
 
 
 def odata_string(value: str) -> str:

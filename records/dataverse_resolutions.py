@@ -15,7 +15,7 @@ from collections.abc import Sequence
 from typing import Any
 
 from domain.similar import IndexedCase, case_text, parse_when
-from records.dataverse_http import ANNOTATIONS, API_PATH, DataverseClient
+from records.dataverse_http import ANNOTATIONS, DataverseClient, relative_link
 from records.dataverse_meta import TypeMeta
 from records.dataverse_rows import column_of, guid, to_record
 
@@ -38,7 +38,7 @@ async def resolved_cases(client: DataverseClient, meta: TypeMeta, org_url: str, 
         if record is not None and by:
             out.append(IndexedCase("incident", record.id, case_text(record.values, fields), by,
                                    parse_when(row.get("actualend")), parse_when(record.values.get("createdon"))))
-    return out, _relative(body.get("@odata.nextLink"))
+    return out, relative_link(body.get("@odata.nextLink"))
 
 
 async def _cases(client: DataverseClient, meta: TypeMeta, org_url: str, ids: list[str]) -> dict[str, Any]:
@@ -73,11 +73,4 @@ async def left_active(client: DataverseClient, meta: TypeMeta, org_url: str, fie
         if record.id and by:  # raw dates, not the formatted ones: exact and in UTC
             out.append(IndexedCase(rt.logical_name, record.id, case_text(record.values, fields), by,
                                    parse_when(row.get("modifiedon")), parse_when(row.get("createdon"))))
-    return out, _relative(body.get("@odata.nextLink"))
-
-
-def _relative(link: Any) -> str | None:
-    """The nextLink after /api/data/v9.2/, so it is sent to the configured organisation with our token."""
-    if not isinstance(link, str) or API_PATH not in link:
-        return None
-    return link.split(API_PATH, 1)[1]
+    return out, relative_link(body.get("@odata.nextLink"))

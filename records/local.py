@@ -21,6 +21,7 @@ from domain.model import (
     User,
     View,
 )
+from domain.profiles import OrgProfile
 from domain.similar import IndexedCase, case_text, parse_when
 from records import directory_file as df
 from records import local_search
@@ -116,6 +117,13 @@ class LocalRecordSource:
         found = [u for u in self._users.values() if not u.disabled and wanted
                  and (wanted in u.name.lower() or wanted in u.email.lower())]
         return sorted(found, key=lambda u: u.name.lower())[:limit]
+
+    async def app_profiles(self) -> Sequence[OrgProfile] | None:
+        """The directory has no agent experience profiles of its own: the settings page's profiles apply."""
+        return None
+
+    async def user_app_profiles(self, user_id: str) -> frozenset[str]:
+        return frozenset()
 
     async def team(self, team_id: str) -> Team | None:
         return self._teams.get(team_id)

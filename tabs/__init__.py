@@ -22,6 +22,7 @@ def install(app: web.Application) -> None:
         audit_api,
         chat_tabs,
         grants_api,
+        org_profiles_api,
         pages,
         people_api,
         records_api,
@@ -31,7 +32,7 @@ def install(app: web.Application) -> None:
     )
 
     for module in (settings_api, records_api, audit_api, pages, grants_api, registrations_api, type_catalog,
-                   people_api, chat_tabs):
+                   people_api, org_profiles_api, chat_tabs):
         module.routes(app)
 
 

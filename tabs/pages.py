@@ -14,7 +14,7 @@ from domain.kinds import AuditEvent, RuleKind
 from domain.lifecycle import AUDIT_EVENTS as LIFECYCLE_EVENTS
 from domain.settings import DEFAULT_DISCONNECT_ROLES, RecordTypeSettings, defaults_for, to_dict
 from domain.settings_rules import RULE_KINDS
-from tabs import audit_api, grants_api, records_api, registrations_api
+from tabs import audit_api, grants_api, org_profiles_api, records_api, registrations_api
 from tabs.context import TABS, TabsContext
 from tabs.http import ApiError, endpoint, query_text
 from tabs.payloads import type_info, type_infos
@@ -80,6 +80,7 @@ async def admin_form(request: web.Request, tabs: TabsContext, who: Principal) ->
                 configured=[(i, settings.record_types[i["logical_name"]]) for i in infos if i["configured"]],
                 addable=[i for i in infos if not i["configured"]], roles=roles,
                 grant=await grants_api.disconnect_grant(tabs.service),
+                org=await org_profiles_api.org_profiles(tabs.service),
                 registrations=registrations_api.status_of(request.app) if who.admin else None,
                 member_names=await _member_names(tabs, settings))
 

@@ -10,6 +10,7 @@ from domain.model import RecordType
 from domain.ports import Conflict
 from domain.settings import Settings, to_dict
 from domain.settings_rules import SettingsInvalid, parse, sync_change_problem
+from tabs import org_profiles_api
 from tabs.context import TabsContext
 from tabs.http import ApiError, endpoint, json_body
 from tabs.payloads import type_infos
@@ -67,6 +68,8 @@ async def put_settings(request: web.Request, tabs: TabsContext, who: Principal) 
     old, _ = await tabs.service.load_settings()
     if problem := sync_change_problem(old, new, who.global_admin):
         raise ApiError(403, str(problem), problem.field)
+    if refused := await org_profiles_api.save_problem(tabs.service, old, new):
+        raise refused
     try:
         etag = await tabs.service.save_settings(new, tag)
     except Conflict as exc:

@@ -13,6 +13,8 @@ RetrieveUserPrivileges; PATCH (If-Match: * means "no upsert") and POST; 404 for 
         dv.set_access(user_id, "incident", record_id, "ReadAccess")
         dv.grant_team_role(team_id, "CSR Manager")
         dv.refuse_columns("chat", "linkedby", "linkedon")  # platform-managed columns: writes get 400
+        pid = dv.profiles.add("Night shift"); dv.profiles.assign(pid, user_id)  # agent experience profiles
+        dv.page_limit["msdyn_appconfiguration"] = 2  # the server pages these rows by 2, whatever is preferred
         ... dv.url, dv.requests, dv.calls("GET", "EntityDefinitions"), dv.rows("chat") ...
 """
 from __future__ import annotations
@@ -28,6 +30,8 @@ from aiohttp import web
 
 from tests.fake_dataverse_meta import answer as metadata
 from tests.fake_dataverse_odata import ODataError, parse_expand, parse_filter, serialize
+from tests.fake_dataverse_profiles import NAV as PROFILE_USERS
+from tests.fake_dataverse_profiles import AppProfiles, profile_table
 from tests.fake_dataverse_security import APP_USER, Security
 from tests.fake_dataverse_seed import BUSINESS_UNIT, LOOKUPS, Ref, Table, add_view, seed_tables
 from tests.servers import serve
@@ -50,6 +54,7 @@ class FakeDataverse:
     def __init__(self, data: dict[str, Any], token: str | None = None,
                  alternate_keys: dict[str, list[str]] | None = None) -> None:
         self.tables, self._rows = seed_tables(data)
+        self.tables["msdyn_appconfiguration"], self._rows["msdyn_appconfiguration"] = profile_table(), {}
         # The work order's number doubles as an alternate key, so reads by number take both documented paths.
         for logical, columns in (alternate_keys if alternate_keys is not None
                                  else {"msdyn_workorder": ["msdyn_name"]}).items():
@@ -58,10 +63,13 @@ class FakeDataverse:
         self.token = token
         self.requests: list[Recorded] = []
         self.pages = 0  # pages served with odata.maxpagesize
+        # Server-driven paging: the server's own page size for a table's rows (Dataverse caps pages at 5000).
+        self.page_limit: dict[str, int] = {}
         self._failures: list[tuple[int, str | None]] = []
         self._refused: dict[str, set[str]] = {}
         self._forbidden: list[tuple[str, str]] = []
         self.security = Security(data)
+        self.profiles = AppProfiles(self._rows)  # agent experience profiles and their users
         self.delegate = True  # the application user holds prvActOnBehalfOfAnotherUser (Delegate role)
         self.secured: dict[tuple[str, str], set[str]] = {}  # (table, column) -> user ids allowed to read it
         # (table, row id) -> (modifiedby, modifiedonbehalfby) of the last PATCH, as Dataverse records them
@@ -180,10 +188,13 @@ class FakeDataverse:
         if table.logical == "activitypointer":
             self._rows["activitypointer"] = {i: r for t, rows in self._rows.items() if t != "activitypointer"
                                              and self.tables[t].primary_id == "activityid" for i, r in rows.items()}
+        if len(segments) == 2 and key and not segments[1].startswith("Microsoft.Dynamics.CRM."):
+            related, result = self._navigation(table, key, segments[1], query, annotate)
+            return web.json_response(self._page(request, result, related))
         if len(segments) > 1:
             return web.json_response(self._function(table, key, segments[1:], query))
         if request.method == "GET" and key is None:
-            return web.json_response(self._page(request, self._query(table, query, annotate, caller)))
+            return web.json_response(self._page(request, self._query(table, query, annotate, caller), table))
         if request.method == "POST" and key is None:
             return self._create(table, body or {}, request.headers.get("Prefer", ""))
         if key is None:
@@ -247,9 +258,19 @@ class FakeDataverse:
         out["@odata.etag"] = 'W/"1"'
         return out
 
-    def _query(self, table: Table, query: dict[str, str], annotate: bool, caller: str | None = None
-               ) -> dict[str, Any]:
-        rows = list(self._rows[table.logical].values())
+    def _navigation(self, table: Table, key: str, nav: str, query: dict[str, str], annotate: bool
+                    ) -> tuple[Table, dict[str, Any]]:
+        """A collection-valued navigation property, e.g. systemusers(<id>)/msdyn_appconfiguration_systemuser:
+        the related rows, queried like an entity set ($select, $filter, $orderby, $top, paging)."""
+        row = self._rows[table.logical].get(key.lower()) if GUID.match(key) else None
+        if row is None:
+            raise ODataError(404, f"{table.logical} With Id = {key} Does Not Exist", "0x80040217")
+        related_table, related = self._related(table, row, nav)
+        return related_table, self._query(related_table, query, annotate, rows=related)
+
+    def _query(self, table: Table, query: dict[str, str], annotate: bool, caller: str | None = None,
+               rows: list[dict[str, Any]] | None = None) -> dict[str, Any]:
+        rows = list(self._rows[table.logical].values()) if rows is None else rows
         if caller is not None and table.strict:  # a query returns only the rows the caller may read
             rows = [r for r in rows if "ReadAccess" in self.security.rights(caller, table, r)]
         if query.get("$filter"):
@@ -263,14 +284,17 @@ class FakeDataverse:
         return {"@odata.context": f"{API}$metadata#{table.entity_set}",
                 "value": [self._one(table, r, query, annotate, caller) for r in rows]}
 
-    def _page(self, request: web.Request, result: dict[str, Any]) -> dict[str, Any]:
-        """Server-driven paging: with `Prefer: odata.maxpagesize=N` a page holds N rows and, when more follow,
-        an absolute @odata.nextLink repeating the query with a $skiptoken (opaque to clients)."""
+    def _page(self, request: web.Request, result: dict[str, Any], table: Table) -> dict[str, Any]:
+        """Server-driven paging: with `Prefer: odata.maxpagesize=N` (or the table's page_limit, if smaller) a
+        page holds N rows and, when more follow, an absolute @odata.nextLink repeating the query with a
+        $skiptoken (opaque to clients)."""
         size = re.search(r"odata\.maxpagesize=(\d+)", request.headers.get("Prefer", ""))
-        if not size:
+        sizes = [int(size[1])] if size else []
+        sizes += [self.page_limit[table.logical]] if table.logical in self.page_limit else []
+        if not sizes:
             return result
         start = int(request.query.get("$skiptoken", "0") or 0)
-        end = start + int(size[1])
+        end = start + min(sizes)
         rows = result["value"]
         result["value"] = rows[start:end]
         self.pages += 1
@@ -299,6 +323,9 @@ class FakeDataverse:
             return self.tables["systemuser"], [users[u] for u in sec.team_members.get(rid, [])]
         if (table.logical, nav) == ("team", "teamroles_association"):
             return self.tables["role"], [roles[r] for r in sec.team_roles.get(rid, [])]
+        if nav == PROFILE_USERS and table.logical in ("systemuser", "msdyn_appconfiguration"):
+            other = "msdyn_appconfiguration" if table.logical == "systemuser" else "systemuser"
+            return self.tables[other], self.profiles.related(table.logical, row)
         if (table.logical, nav) == ("privilege", "roleprivileges_association"):
             return self.tables["role"], [roles[r] for r, names in sec.role_privileges.items() if row["name"] in names]
         raise ODataError(400, f"Could not find a property named '{nav}' on type "

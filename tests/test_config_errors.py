@@ -38,3 +38,7 @@ def test_good_values_load_and_the_source_kind_is_a_property() -> None:
     assert Config.from_env({}).source_kind is SourceKind.LOCAL
     with pytest.raises(ConfigError, match="PORT"):
         Config.from_env({"PORT": "0"})
+    assert Config.from_env({}).dataverse_profiles_ttl == 60.0
+    assert Config.from_env({"DATAVERSE_PROFILES_TTL": "5"}).dataverse_profiles_ttl == 5.0
+    with pytest.raises(ConfigError, match="DATAVERSE_PROFILES_TTL 'soon'"):
+        Config.from_env({"DATAVERSE_PROFILES_TTL": "soon"})

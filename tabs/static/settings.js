@@ -97,6 +97,8 @@
       const ids = $$(".chips li[data-id]", row).map((li) => li.dataset.id);
       if (ids.length) members[name] = ids;
     });
+    const source = $("input[name=profile_source]:checked", form);
+    const orgBoxes = $$("input[data-org-profile]", form);
     // Only the types shown: a configured type the record source no longer knows is dropped (no new chats).
     const types = {};
     $$("details.rtype", form).forEach((panel) => {
@@ -109,6 +111,10 @@
       known_apps: $$("input[data-app]", form).map((b) => b.value),
       enabled_apps: $$("input[data-app]:checked", form).map((b) => b.value),
       profiles, profile_members: members,
+      profile_source: source ? source.value : base.profile_source,
+      // Every listed org profile is saved with its switch; when Dataverse could not list them, as saved before.
+      org_profiles: orgBoxes.length ? Object.fromEntries(orgBoxes.map((b) => [b.dataset.orgProfile, b.checked]))
+        : base.org_profiles,
       // With Dataverse the list is read-only (security roles grant it), so the stored list is kept as it is.
       disconnect_roles: $("#role-list", form) ? $$("input[data-role]:checked", form).map((b) => b.value)
         : base.disconnect_roles,
@@ -221,6 +227,13 @@
       $$("input[data-app]", form).forEach((b) => { b.disabled = all; });
     };
     $$("input[name=all_apps]", form).forEach((r) => r.addEventListener("change", syncApps));
+    const syncProfiles = () => {  // one source of profiles at a time: show the one that decides
+      const org = $("#profile_source-org", form);
+      if (!org) return;
+      $("#org-profiles", form).hidden = !org.checked;
+      $("#page-profiles", form).hidden = org.checked;
+    };
+    $$("input[name=profile_source]", form).forEach((r) => r.addEventListener("change", syncProfiles));
     form.addEventListener("input", () => say(status, "Unsaved changes.", ""));
     form.addEventListener("keydown", (e) => {  // Enter in a person finder finds; it must not save the form
       if (e.key === "Enter" && e.target.matches("[data-key=person]")) {
