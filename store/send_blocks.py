@@ -19,6 +19,7 @@ from store.wakeups import BLOCKS_CHANNEL
 TENANT = ""  # chat_id of the row that blocks a whole tenant
 TENANT_CHATS = 3  # conversations of one tenant throttled within TENANT_WINDOW: the tenant's budget is the cause
 TENANT_WINDOW = timedelta(seconds=10)
+_LOCK_KEY = 7_202_612  # the advisory lock class for recording blocks (migrations use 7_202_611)
 # The claim's filter on an outbox row `o` ($3: now). chat_id IN (o.chat_id, '') covers the chat and its tenant.
 UNBLOCKED = ("NOT EXISTS (SELECT 1 FROM send_blocks b WHERE b.tenant_id = o.tenant_id "
              "AND b.chat_id IN (o.chat_id, '') AND b.until > $3)")
@@ -37,6 +38,8 @@ async def record(db: Database, tenant_id: str, chat_id: str, until: datetime, no
     return that end (None otherwise). On PostgreSQL every replica hears of each block when this commits."""
     tenant_until: datetime | None = None
     async with db.transaction() as tx:
+        if db.dialect == "postgresql":  # one tenant's blocks recorded one at a time, so each sees the ones before
+            await tx.execute("SELECT pg_advisory_xact_lock($1, hashtext($2))", _LOCK_KEY, tenant_id)
         await tx.execute(_UPSERT, tenant_id, chat_id, _utc(now), _utc(until))
         row = await tx.fetchrow("SELECT COUNT(*) AS n, MAX(until) AS last FROM send_blocks WHERE tenant_id = $1 "
                                 "AND chat_id <> '' AND since >= $2", tenant_id, _utc(now - TENANT_WINDOW))
