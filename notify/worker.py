@@ -131,8 +131,8 @@ class DeliveryWorker:
 
     async def _wake_when_due(self) -> None:
         """Rows handed back for later (by this or another replica, before a restart) wake the worker when due;
-        the poll is only a fallback. A row due already but not claimable now (tenant cap) is looked at again in
-        a second."""
+        the poll is only a fallback. A row due already but not claimable now (tenant cap, a chat held after a 429)
+        is looked at again in a second."""
         due = await self.outbox.next_due()
         if due is not None:
             wait = (due - datetime.now(UTC)).total_seconds()
