@@ -138,6 +138,7 @@ async def _resources(app: web.Application) -> AsyncIterator[None]:
     if wakeups:
         # A chat's cached connections are served only while this LISTEN is up (store/chat_cache.py).
         wakeups.payload_handlers[CONNECTIONS_CHANNEL] = listen_with(db, lambda: wakeups.listening)
+        wakeups.payload_handlers.update(notifications.payload_handlers())
         await wakeups.start()
     background = Background()
     router = Router()

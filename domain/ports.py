@@ -141,6 +141,10 @@ class Outbox(Protocol):
         """Whether replicas share one per-tenant send pace through tenant_slot."""
     async def tenant_slot(self, tenant_id: str, delay: float, spacing: float, hold: float) -> tuple[bool, float]:
         """Reserve the tenant's next send moment across replicas: (reserved, seconds until it)."""
+    async def block(self, tenant_id: str, chat_id: str, until: datetime) -> datetime | None:
+        """Hold the chat (for every replica) until `until`; the end of a whole-tenant hold if this made one."""
+    async def blocks(self, now: datetime) -> list[tuple[str, str, datetime]]:
+        """Holds still running: (tenant, chat or '' for the whole tenant, until)."""
 
 
 class ChatGateway(Protocol):

@@ -21,14 +21,13 @@ class Window:
         self.limits = tuple((span + min(MARGIN, span * MARGIN), limit) for span, limit in limits)
         self.horizon = max(span for span, _ in self.limits)
         self.sent: deque[float] = deque()
-        self.blocked_until = 0.0
 
     def earliest(self, now: float) -> float:
         """The first moment (>= now) one more send fits every window, given the sends recorded so far (which
         may include reserved moments still ahead)."""
         while self.sent and self.sent[0] <= now - self.horizon:
             self.sent.popleft()
-        at = max(now, self.blocked_until, self.sent[-1] if self.sent else now)
+        at = max(now, self.sent[-1] if self.sent else now)
         count = len(self.sent)
         for span, limit in self.limits:
             if count >= limit:
@@ -45,10 +44,6 @@ class Window:
     def seed(self, times: Iterable[float]) -> None:
         """Sends made before this process knew the conversation (an earlier run, another replica)."""
         self.sent = deque(sorted([*times, *self.sent]))
-
-    def block(self, until: float) -> None:
-        """The service said wait (429 Retry-After): nothing goes out before then."""
-        self.blocked_until = max(self.blocked_until, until)
 
     def idle(self, now: float) -> bool:
         return not self.sent or self.sent[-1] <= now - self.horizon
@@ -88,5 +83,5 @@ class Pacer:
     def forget_idle(self, now: float, keep: set[str]) -> None:
         """Drop windows with nothing left to remember, so memory follows active chats, not all chats ever."""
         for table in (self.conversations, self.tenants):
-            for key in [k for k, w in table.items() if k not in keep and w.idle(now) and w.blocked_until <= now]:
+            for key in [k for k, w in table.items() if k not in keep and w.idle(now)]:
                 del table[key]

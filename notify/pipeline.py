@@ -11,7 +11,7 @@ from notify.lifecycle import Conversations, Hooks
 from notify.notifier import Notifier
 from notify.worker import DeliveryWorker
 from store.connections import SqlConnectionStore
-from store.wakeups import OUTBOX_CHANNEL
+from store.wakeups import BLOCKS_CHANNEL, OUTBOX_CHANNEL
 
 
 @dataclass
@@ -27,6 +27,10 @@ class Notifications:
     def wake_handlers(self) -> dict[str, Callable[[], None]]:
         """What other replicas' commits should trigger here (store/wakeups.py): the worker, if this one delivers."""
         return {OUTBOX_CHANNEL: self.worker.wake} if self.delivering else {}
+
+    def payload_handlers(self) -> dict[str, Callable[[str | None], None]]:
+        """Other replicas' send blocks (a Bot Connector 429) hold this worker's rows for those chats too."""
+        return {BLOCKS_CHANNEL: self.worker.throttle.heard} if self.delivering else {}
 
 
 def start(outbox: Outbox, records: RecordSource, connections: SqlConnectionStore, settings: SettingsStore,

@@ -26,8 +26,10 @@ from domain.notifications import coalesce
 from domain.ports import ConnectionStore, DeliveryError, Messenger, Outbox
 from notify import lifecycle as life
 from notify.claims import POST_TIMEOUT, RENEW_EVERY, Claims, Row
+from notify.grouping import alone, ids_of, record, row_id, take_group
 from notify.notifier import from_payload
 from notify.pacing import SHARED_SPACING, Pacer
+from notify.throttle import Throttle
 
 log = logging.getLogger(__name__)
 T = TypeVar("T")
@@ -35,7 +37,6 @@ RETRYABLE = frozenset({401, 412, 429, 502, 503, 504})  # 401: a token refused tw
 GONE = frozenset({403, 404})  # BotNotInConversationRoster, or the conversation no longer exists
 CLAIM_GAP = 0.05  # seconds between claims at least
 HOLD_MAX = 15.0  # a row whose turn is further off than this goes back to the table rather than waiting here
-MAX_GROUP = 20  # rows merged into one card at most
 MAX_IN_FLIGHT = 32  # posts awaiting an answer at once, over all chats: bounds what a crash could repeat
 
 
@@ -71,6 +72,7 @@ class DeliveryWorker:
         self.batch, self.poll = batch, poll
         self.max_attempts, self.backoff_cap = max_attempts, backoff_cap
         self.pacer = Pacer()
+        self.throttle = Throttle(outbox)  # a 429's Retry-After, shared with the other replicas (notify/throttle.py)
         self.stats = Stats()
         self._wake = asyncio.Event()
         self._stop = asyncio.Event()
@@ -129,8 +131,8 @@ class DeliveryWorker:
 
     async def _wake_when_due(self) -> None:
         """Rows handed back for later (by this or another replica, before a restart) wake the worker when due;
-        the poll is only a fallback. A row due already but not claimable now (tenant cap) is looked at again in
-        a second."""
+        the poll is only a fallback. A row due already but not claimable now (tenant cap, a chat held after a 429)
+        is looked at again in a second."""
         due = await self.outbox.next_due()
         if due is not None:
             wait = (due - datetime.now(UTC)).total_seconds()
@@ -149,6 +151,7 @@ class DeliveryWorker:
         now = time.monotonic()
         self.pacer.forget_idle(now, set(self._lanes))
         self._gone = {chat: at for chat, at in self._gone.items() if at > now - 3600}
+        self.throttle.forget_ended()
         await self._guarded(self.outbox.purge(datetime.now(UTC)), "purging the outbox")
 
     async def _claim(self) -> int:
@@ -174,13 +177,13 @@ class DeliveryWorker:
                     log.exception("preparing a post to chat %s failed", chat_id)
                     ready = _Ready("defer", wait=5.0)
                 # Taken after the pacing wait: rows of the same record that arrived meanwhile join this card.
-                group = _take_group(lane.queue)
+                group = take_group(lane.queue)
                 try:
                     await self._act(group, ready)
                 except Exception:
-                    log.exception("delivering outbox rows %s failed", _ids(group))
+                    log.exception("delivering outbox rows %s failed", ids_of(group))
                     with contextlib.suppress(Exception):
-                        await self.outbox.release(_ids(group), datetime.now(UTC) + timedelta(seconds=5), self.id)
+                        await self.outbox.release(ids_of(group), datetime.now(UTC) + timedelta(seconds=5), self.id)
                 finally:
                     self.claims.drop(group)
         finally:
@@ -195,13 +198,13 @@ class DeliveryWorker:
         if ref is None or self._gone.get(chat, -1.0) >= head["_claimed"]:
             return _Ready("skip")
         now = time.monotonic()
-        wait = self.pacer.conversation(chat).earliest(now) - now
+        wait = max(self.pacer.conversation(chat).earliest(now), self.throttle.until(tenant, chat)) - now
         if wait > HOLD_MAX:
             return _Ready("defer", wait=wait)
         if wait > 0 and not await self._pause(wait):
             return _Ready("defer")
         now = time.monotonic()
-        at = self.pacer.slot(tenant, chat, now)
+        at = max(self.pacer.slot(tenant, chat, now), self.throttle.until(tenant, chat))
         if at - now > HOLD_MAX:
             return _Ready("defer", wait=at - now)
         if self.outbox.shared_pace:  # the tenant's pace is shared with the other replicas, in the database
@@ -213,7 +216,8 @@ class DeliveryWorker:
         self.pacer.take(tenant, chat, at)
         if at > now and not await self._pause(at - now):
             return _Ready("defer")
-        return _Ready("send", ref)
+        held = self.throttle.until(tenant, chat) - time.monotonic()  # another replica's 429, heard meanwhile
+        return _Ready("defer", wait=held) if held > 0 else _Ready("send", ref)
 
     async def _pause(self, seconds: float) -> bool:
         """Sleep, cut short by stop(); False when stopping."""
@@ -224,7 +228,7 @@ class DeliveryWorker:
         return not self._stop.is_set()
 
     async def _act(self, group: list[Row], ready: _Ready) -> None:
-        ids = _ids(group)
+        ids = ids_of(group)
         if ready.action == "skip":
             self.stats.skipped += len(ids)
             await self.outbox.skip(ids, "the bot is not in this chat (removed, or never installed there)")
@@ -265,8 +269,8 @@ class DeliveryWorker:
             self.claims.drop([row])
 
     async def _card(self, group: list[Row]) -> dict[str, Any]:
-        updates = [from_payload(r["payload"]) for r in sorted(group, key=_id)]
-        if self.hooks and life.is_notice(group[0]):  # a lifecycle notice is never merged (_take_group)
+        updates = [from_payload(r["payload"]) for r in sorted(group, key=row_id)]
+        if self.hooks and life.is_notice(group[0]):  # a lifecycle notice is never merged (take_group)
             return await self.hooks.card(group[0], updates[0])
         return render("update", u=coalesce(updates))
 
@@ -302,7 +306,7 @@ class DeliveryWorker:
         gets a few quick tries before the rows are left to their lease (and that one repeat)."""
         for attempt in range(3):
             try:
-                await self.outbox.done_many(_ids(group), datetime.now(UTC))
+                await self.outbox.done_many(ids_of(group), datetime.now(UTC))
                 return
             except Exception:
                 if attempt == 2:
@@ -310,7 +314,7 @@ class DeliveryWorker:
                 await asyncio.sleep(0.2)
 
     async def _failed(self, group: list[Row], exc: DeliveryError) -> None:
-        tenant, chat, ids = group[0]["tenant_id"], group[0]["chat_id"], _ids(group)
+        tenant, chat, ids = group[0]["tenant_id"], group[0]["chat_id"], ids_of(group)
         attempts = max(r["attempts"] for r in group) + 1
         error = f"HTTP {exc.status}: {exc}"
         if exc.status in GONE:
@@ -319,10 +323,11 @@ class DeliveryWorker:
             await self.connections.mark_bot_removed(tenant, chat, datetime.now(UTC))
             self.stats.skipped += len(ids)
             await self.outbox.skip(ids, f"the bot is not in this chat ({error})")
-        elif exc.status in RETRYABLE and attempts < self.max_attempts:
-            wait = exc.retry_after if exc.retry_after is not None else self._backoff(attempts)
-            if exc.retry_after is not None:
-                self.pacer.conversation(chat).block(time.monotonic() + wait)
+            return
+        wait = exc.retry_after if exc.retry_after is not None else self._backoff(attempts)
+        if exc.status in RETRYABLE and (exc.status == 429 or exc.retry_after is not None) and wait > 0:
+            await self.throttle.throttled(tenant, chat, wait)  # every replica's posts to this chat wait too
+        if exc.status in RETRYABLE and attempts < self.max_attempts:
             self.stats.retried += len(ids)
             due = datetime.now(UTC) + timedelta(seconds=wait)
             await self.outbox.retry_many(ids, due, error, self.id)
@@ -337,13 +342,13 @@ class DeliveryWorker:
         """A retried lifecycle notice or action (issue 15) keeps its place: the rows of the same record queued
         behind it for this chat go back to the table due just after it, so the chat hears the changes in order."""
         lane = self._lanes.get(group[0]["chat_id"])
-        if lane is None or not _alone(group[0]):
+        if lane is None or not alone(group[0]):
             return
-        key = _record(group[0])
-        behind = [r for r in lane.queue if _record(r) == key]
+        key = record(group[0])
+        behind = [r for r in lane.queue if record(r) == key]
         if behind:
-            lane.queue[:] = [r for r in lane.queue if _record(r) != key]
-            await self.outbox.release(_ids(behind), due + timedelta(milliseconds=1), self.id)
+            lane.queue[:] = [r for r in lane.queue if record(r) != key]
+            await self.outbox.release(ids_of(behind), due + timedelta(milliseconds=1), self.id)
             self.claims.drop(behind)
 
     def _backoff(self, attempts: int) -> float:
@@ -361,35 +366,3 @@ class DeliveryWorker:
 
     def held(self) -> int:
         return len(self.claims.rows)
-
-
-def _ids(group: list[Row]) -> list[int]:
-    return [int(r["id"]) for r in group]
-
-
-def _id(row: Row) -> int:
-    return int(row["id"])
-
-
-def _record(row: Row) -> tuple[str, str, str]:
-    return row["tenant_id"], row["record_type"], row["record_id"]
-
-
-def _alone(row: Row) -> bool:
-    return life.is_notice(row) or life.is_action(row)
-
-
-def _take_group(queue: list[Row]) -> list[Row]:
-    """The first row and every queued row for the same record in the same chat (due together: one card)."""
-    key = (queue[0]["tenant_id"], queue[0]["record_type"], queue[0]["record_id"])
-    group = [queue[0]]
-    # Lifecycle notices and actions (issue 15) stand alone, and later updates never jump ahead of them.
-    for row in queue[1:] if not _alone(queue[0]) else ():
-        if (row["tenant_id"], row["record_type"], row["record_id"]) != key:
-            continue
-        if _alone(row) or len(group) >= MAX_GROUP:
-            break
-        group.append(row)
-    taken = {id(r) for r in group}
-    queue[:] = [r for r in queue if id(r) not in taken]
-    return group

@@ -96,6 +96,12 @@ STEPS: list[str | dict[str, str]] = [
     DROP TABLE IF EXISTS chat_members;
     ALTER TABLE conversations ADD COLUMN bot_added_at TEXT;
     """,
+    # A Bot Connector 429's Retry-After, honoured by every replica (store/send_blocks.py): the chat (or, with
+    # chat_id '', the whole tenant) gets nothing posted until `until`; `since` is when it was last throttled.
+    """
+    CREATE TABLE send_blocks (tenant_id TEXT NOT NULL, chat_id TEXT NOT NULL, since TEXT NOT NULL,
+        until TEXT NOT NULL, PRIMARY KEY (tenant_id, chat_id));
+    """,
 ]
 
 # What each step is for, as `python -m store migrate` reports it (step number = schema version).
@@ -108,6 +114,7 @@ NOTES = {
     6: "chat names from members (and, until step 8, who was seen in which chat)",
     7: "recency index for similar cases (PostgreSQL)",
     8: "drops chat_members: who is in which chat is asked of Teams, never stored; notes when the bot was added",
+    9: "send blocks: a Bot Connector 429's Retry-After shared by every replica",
 }
 _ID = {"sqlite": "INTEGER PRIMARY KEY AUTOINCREMENT", "postgresql": "BIGINT GENERATED ALWAYS AS IDENTITY PRIMARY KEY"}
 _LOCK_KEY = 7_202_611  # arbitrary, fixed: the advisory lock that serialises migrations across replicas

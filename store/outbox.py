@@ -14,6 +14,7 @@ from datetime import UTC, datetime, timedelta
 from typing import Any
 
 from domain.model import ConversationRef
+from store import send_blocks
 from store.connections import iso
 from store.db import Database, Row, placeholders
 from store.wakeups import OUTBOX_CHANNEL
@@ -63,10 +64,11 @@ class SqlOutbox:
             return []
         until = utc(now + self.lease)
         lock = _CLAIM_PG if self._db.dialect == "postgresql" else ""
-        skip = f"AND tenant_id NOT IN ({placeholders(5, len(skip_tenants))}) " if skip_tenants else ""
+        skip = f"AND o.tenant_id NOT IN ({placeholders(5, len(skip_tenants))}) " if skip_tenants else ""
+        # Rows of a chat or tenant the Bot Connector told some replica to wait for stay here (store/send_blocks.py).
         sql = (f"UPDATE outbox SET claimed_by = $1, claimed_until = $2, not_before = $2 WHERE id IN ("
-               f"SELECT id FROM outbox WHERE state = 'pending' AND not_before <= $3 {skip}ORDER BY not_before, id "
-               f"LIMIT $4 {lock}) RETURNING {_ITEM_COLS}")
+               f"SELECT o.id FROM outbox o WHERE o.state = 'pending' AND o.not_before <= $3 {skip}"
+               f"AND {send_blocks.UNBLOCKED} ORDER BY o.not_before, o.id LIMIT $4 {lock}) RETURNING {_ITEM_COLS}")
         async with self._db.transaction() as tx:
             rows = await tx.fetch(sql, worker, until, utc(now), limit, *skip_tenants)
         return sorted((_item(r) for r in rows), key=lambda r: r["id"])
@@ -212,11 +214,20 @@ class SqlOutbox:
             "created_at, sent_at FROM outbox WHERE state = $1 ORDER BY id LIMIT $2", state, limit)
 
     async def purge(self, now: datetime) -> int:
-        """Forget delivered and skipped rows after KEEP_SENT and inbox keys after KEEP_INBOX; dead rows stay."""
+        """Forget delivered and skipped rows after KEEP_SENT, inbox keys after KEEP_INBOX and ended send blocks;
+        dead rows stay."""
         n = await self._db.execute("DELETE FROM outbox WHERE state IN ('done', 'skipped') AND created_at < $1",
                                    utc(now - KEEP_SENT))
         n += await self._db.execute("DELETE FROM inbox WHERE accepted_at < $1", utc(now - KEEP_INBOX))
-        return n
+        return n + await send_blocks.purge(self._db, now)
+
+    async def block(self, tenant_id: str, chat_id: str, until: datetime) -> datetime | None:
+        """The Bot Connector said wait: nothing goes to this chat (from any replica) before `until`; the end of a
+        block of the whole tenant when this made one (store/send_blocks.py)."""
+        return await send_blocks.record(self._db, tenant_id, chat_id, until, datetime.now(UTC))
+
+    async def blocks(self, now: datetime) -> list[tuple[str, str, datetime]]:
+        return await send_blocks.active(self._db, now)
 
 
 def _insert_items(dedupe_key: str, items: Sequence[dict[str, Any]], now: str) -> tuple[str, list[Any]]:

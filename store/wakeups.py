@@ -1,10 +1,11 @@
-"""Cross-replica wake-ups on PostgreSQL: a write that other replicas must react to NOTIFYs a channel in its
-transaction (delivered only when it commits), and every replica LISTENs on one dedicated asyncpg connection (a
-pooled one would drop its LISTEN on release). Channels: committed outbox work wakes the delivery worker; saved
-settings drop the settings cache; written connections drop a chat from the connections cache (store/chat_cache.py,
-with the chat as payload). A notification can be missed while that connection is down, so after reconnecting every
-handler runs once (a payload handler with None: "anything"); the worker keeps a slow fallback poll, the settings
-cache a fallback TTL, and the connections cache is not used while `listening` is false."""
+"""Cross-replica wake-ups on PostgreSQL: a write that other replicas must react to NOTIFYs a channel in its transaction
+(delivered only when it commits), and every replica LISTENs on one dedicated asyncpg connection (a pooled one would
+drop its LISTEN on release). Channels: committed outbox work wakes the delivery worker; saved settings drop the
+settings cache; written connections drop a chat from the connections cache (store/chat_cache.py, with the chat as
+payload); a recorded send block makes every worker hold that chat or tenant (store/send_blocks.py). A notification
+can be missed while that connection is down, so after reconnecting every handler runs once (a payload handler with
+None: "anything"); the worker keeps a slow fallback poll, the settings cache a fallback TTL, and the connections
+cache is not used while `listening` is false."""
 from __future__ import annotations
 
 import asyncio
@@ -16,6 +17,7 @@ from typing import Any
 log = logging.getLogger(__name__)
 OUTBOX_CHANNEL = "connected_chats_outbox"
 SETTINGS_CHANNEL = "connected_chats_settings"
+BLOCKS_CHANNEL = "connected_chats_blocks"  # a Bot Connector 429: a chat or tenant waits (store/send_blocks.py)
 RECONNECT_EVERY = 2.0  # seconds between attempts while the database is away
 
 
