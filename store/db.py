@@ -99,6 +99,13 @@ class _PgConn:
         row = await self._conn.fetchrow(sql, *args)
         return dict(row) if row else None
 
+    @asynccontextmanager
+    async def transaction(self) -> AsyncIterator[_PgConn]:
+        """Inside a transaction: a savepoint (asyncpg nests), so a store writing in its own transaction also works
+        on a connection that is already in one (the benchmarks seed through the stores in one commit)."""
+        async with self._conn.transaction():
+            yield self
+
 
 class PostgresDatabase:
     dialect = "postgresql"

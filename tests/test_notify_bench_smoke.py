@@ -6,6 +6,8 @@ import subprocess
 import sys
 from pathlib import Path
 
+from tests.conftest import PG_ADMIN_URL
+
 ROOT = Path(__file__).resolve().parent.parent
 
 
@@ -32,4 +34,15 @@ def test_notify_latency_mode_prints_card_percentiles():
     for figure in ("card_p50_ms", "card_p99_ms", "card_max_ms"):
         assert figure in rows, out.stdout
     assert rows["chats_each"] == ["1-3"] and rows["messages"] == ["7"]  # 4 records: 1 + 2 + 3 + 1 chats
+    assert rows["duplicates"] == ["0"] and rows["losses"] == ["0"], out.stdout
+
+
+def test_notify_latency_on_postgresql_with_an_intake_replica():
+    """The PostgreSQL runs: seeding through the stores in one transaction, and delivery by another replica."""
+    out = subprocess.run([sys.executable, "-m", "bench.notify_bench", "--latency", "--rates", "4", "--seconds", "1",
+                          "--chats", "1-2", "--tenants", "2", "--wait", "30", "--intake-replica",
+                          "--database", PG_ADMIN_URL], cwd=ROOT, capture_output=True, text=True, timeout=180)
+    assert out.returncode == 0, out.stderr[-2000:]
+    rows = {line.split()[0]: line.split()[1:] for line in out.stdout.splitlines() if line.strip()}
+    assert "card_p99_ms" in rows, out.stdout
     assert rows["duplicates"] == ["0"] and rows["losses"] == ["0"], out.stdout
