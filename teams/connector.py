@@ -15,7 +15,6 @@ from teams import wirejson
 
 CARD = "application/vnd.microsoft.card.adaptive"
 _JSON = {"Content-Type": "application/json"}
-_BASES: dict[str, URL] = {}
 
 
 class TokenSource(Protocol):
@@ -40,6 +39,7 @@ class ConnectorClient:
     def __init__(self, session: aiohttp.ClientSession, tokens: TokenSource | None) -> None:
         self._session = session
         self._tokens = tokens
+        self._bases: dict[str, URL] = {}
 
     async def send(self, service_url: str, conversation_id: str, activity: dict[str, Any],
                    reply_to: str | None = None) -> str:
@@ -102,7 +102,7 @@ class ConnectorClient:
 
     async def _call(self, method: str, service_url: str, path: str, body: dict[str, Any] | None) -> dict[str, Any]:
         try:
-            url = _url(service_url, path)
+            url = self._url(service_url, path)
         except ValueError:
             raise DeliveryError(400, "the serviceUrl is not a valid URL") from None
         for attempt in (1, 2):
@@ -131,20 +131,20 @@ class ConnectorClient:
             return parsed if isinstance(parsed, dict) else {}
         raise DeliveryError(401, "Bot Connector refused the bot's token")
 
-
-def _url(service_url: str, path: str) -> URL:
-    """The serviceUrl parsed once (a tenant has a handful), our own path appended already quoted: yarl's parse and
-    re-quote of every full URL cost more than the rest of a reply's client-side work (profiled)."""
-    base = _BASES.get(service_url)
-    if base is None:
-        if len(_BASES) >= 1024:
-            _BASES.clear()
-        base = _BASES[service_url] = URL(service_url)
-        if not base.absolute:
-            raise ValueError("not absolute")
-    path, _, query = path.partition("?")
-    url = base.with_path(base.raw_path.rstrip("/") + "/" + path, encoded=True)
-    return URL(f"{url}?{query}", encoded=True) if query else url
+    def _url(self, service_url: str, path: str) -> URL:
+        """The serviceUrl parsed once (a tenant has a handful), our own path appended already quoted: yarl's parse
+        and re-quote of every full URL cost more than the rest of a reply's client-side work (profiled)."""
+        base = self._bases.get(service_url)
+        if base is None:
+            if len(self._bases) >= 1024:
+                self._bases.clear()
+            base = URL(service_url)
+            if not base.absolute:
+                raise ValueError("not absolute")
+            self._bases[service_url] = base
+        path, _, query = path.partition("?")
+        url = base.with_path(base.raw_path.rstrip("/") + "/" + path, encoded=True)
+        return URL(f"{url}?{query}", encoded=True) if query else url
 
 
 def _tenant(body: dict[str, Any] | None) -> str:
